@@ -1,0 +1,85 @@
+"""greenabc: one typed layer over gevent, eventlet and threads.
+
+Write concurrent code once against small interfaces (Pool, Timer, Timeout,
+Patcher, gathered by a Backend) and choose the engine by name at run time::
+
+    import greenabc
+
+    with greenabc.get_pool("threads", size=8) as pool:
+        print(pool.map(len, ["a", "bb", "ccc"]))
+
+``import greenabc`` imports no engine and reads no entry points.
+"""
+
+from __future__ import annotations
+
+from . import signals
+from ._core._exceptions import (
+    BackendUnavailableError,
+    GreenabcError,
+    PatchError,
+    PatchWarning,
+    PoolClosed,
+    SoftTimeout,
+    TaskKilled,
+    TaskTimedOut,
+    TimeoutExpired,
+    UnknownBackendError,
+)
+from ._core._patching import current_backend, patch
+from ._core._registry import (
+    ENTRY_POINT_GROUP,
+    available_backends,
+    get_backend,
+    register_backend,
+)
+from .interfaces import Backend, Pool, Task, TimeoutScope, Timer, TimerEntry
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Backend",
+    "BackendUnavailableError",
+    "GreenabcError",
+    "PatchError",
+    "PatchWarning",
+    "Pool",
+    "PoolClosed",
+    "SoftTimeout",
+    "Task",
+    "TaskKilled",
+    "TaskTimedOut",
+    "TimeoutExpired",
+    "TimeoutScope",
+    "Timer",
+    "TimerEntry",
+    "UnknownBackendError",
+    "__version__",
+    "available_backends",
+    "current_backend",
+    "get_backend",
+    "get_pool",
+    "get_timer",
+    "patch",
+    "register_backend",
+    "signals",
+    "timeout",
+]
+
+
+def get_pool(name: str | None = None, size: int | None = None) -> Pool:
+    """A new Pool of the backend *name* (see :func:`get_backend`) running at
+    most *size* tasks at once (default: the backend's own)."""
+    return get_backend(name).create_pool(size)
+
+
+def get_timer(name: str | None = None) -> Timer:
+    """A new Timer of the backend *name* (see :func:`get_backend`)."""
+    return get_backend(name).create_timer()
+
+
+def timeout(seconds: float | None, *, backend: str | None = None) -> TimeoutScope:
+    """``with greenabc.timeout(2.0):`` raises ``TimeoutExpired`` if the block
+    outlives *seconds*; ``None`` means no limit. Starts on enter; nests."""
+    return get_backend(backend).timeout(seconds)

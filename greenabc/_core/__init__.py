@@ -1,0 +1,1 @@
+"""greenabc's implementation; the public names are re-exported by ``greenabc``."""

@@ -1,0 +1,67 @@
+"""greenabc's exceptions and warnings (re-exported from ``greenabc``)."""
+
+from __future__ import annotations
+
+
+class GreenabcError(Exception):
+    """The base of all of greenabc's own errors."""
+
+
+class UnknownBackendError(GreenabcError, LookupError):
+    """No backend of that name exists; the message lists the names that do."""
+
+
+class BackendUnavailableError(GreenabcError):
+    """The backend is known but not installed or not viable here; the message
+    says what to ``pip install``."""
+
+
+class PatchError(GreenabcError):
+    """Patching was refused, e.g. another engine is already patched."""
+
+
+class PoolClosed(GreenabcError, RuntimeError):
+    """The pool is closed: it accepts no more work."""
+
+
+class TimeoutExpired(GreenabcError, TimeoutError):
+    """A ``greenabc.timeout`` scope or a bounded wait ran out of time."""
+
+
+class TaskKilled(GreenabcError):
+    """The task was killed before it finished; its result, if any, is discarded."""
+
+
+class TaskTimedOut(GreenabcError):
+    """The task outlived its hard timeout; its result, if any, is discarded."""
+
+    def __init__(self, task_id: int, seconds: float) -> None:
+        super().__init__(f"task {task_id} exceeded its hard timeout of {seconds:g} s")
+        self.task_id = task_id
+        self.seconds = seconds
+
+
+class SoftTimeout(Exception):
+    """Raised inside a task when its soft timeout expires, so it can clean up
+    before the hard timeout kills it. An ``Exception`` on purpose."""
+
+
+class PatchWarning(UserWarning):
+    """A module was imported before patching and still holds an unpatched object."""
+
+
+class Interrupt(BaseException):
+    """Raised inside a task or scope by greenabc itself. A ``BaseException``
+    so that ``except Exception:`` in user code cannot swallow it."""
+
+
+class KillInterrupt(Interrupt):
+    """Delivered to a task that was killed."""
+
+
+class HardTimeoutInterrupt(Interrupt):
+    """Delivered to a task whose hard timeout expired."""
+
+
+class ScopeInterrupt(Interrupt):
+    """Delivered to the code inside an expired ``greenabc.timeout`` scope."""

@@ -1,0 +1,63 @@
+"""Which engine is patched, and patching through greenabc.
+
+Neither gevent nor eventlet can see the other's patching; greenabc looks at
+both engines' own records (without importing either), so the answer is right
+whichever way the patching was done.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ._exceptions import PatchError
+
+_patched: str | None = None  # once an engine has patched, it stays patched
+
+
+def _detect() -> str | None:
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and getattr(monkey, "saved", None):
+        return "gevent"
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is not None and getattr(patcher, "already_patched", None):
+        return "eventlet"
+    return None
+
+
+def current_backend() -> str | None:
+    """``"gevent"``, ``"eventlet"`` or None: the green engine that is patched,
+    however it was patched. Cheap: two dict look-ups until one is found."""
+    global _patched
+    if _patched is None:
+        _patched = _detect()
+    return _patched
+
+
+def patch(name: str | None = None, **options: bool) -> list[str]:
+    """Patch the standard library for *name* (default ``$GREENABC_BACKEND``).
+
+    Call it first, before other imports. Options are stdlib module names
+    (``patch("gevent", ssl=False)``). Idempotent for the same backend; a
+    second, different engine raises ``PatchError``. Returns the stdlib module
+    names that are patched.
+    """
+    from ._registry import ENV_BACKEND, get_backend
+
+    if name is None:
+        name = os.environ.get(ENV_BACKEND)
+        if not name:
+            raise PatchError(f"name the backend to patch, or set ${ENV_BACKEND}")
+    already = current_backend()
+    if already is not None and already != name:
+        raise PatchError(
+            f"cannot patch {name!r}: {already!r} is already patched, and two engines"
+            " cannot be patched in one process"
+        )
+    backend = get_backend(name)
+    if backend.patcher is None:
+        return []  # nothing to patch for this backend (threads)
+    patched = backend.patcher.patch(**options)
+    global _patched
+    _patched = name
+    return patched

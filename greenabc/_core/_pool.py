@@ -1,0 +1,416 @@
+"""The Pool semantics, written once over an Engine's primitives.
+
+Workers are kept alive and handed tasks through the engine's queue (as
+``ThreadPoolExecutor`` reuses threads): a new greenlet or thread costs far more
+than a hand-off. ``size`` slots, counted by the engine's semaphore, bound the
+tasks accepted at once; ``spawn`` blocks while all are taken.
+
+Every outcome is decided once, under ``self._lock``: by the worker when the
+task returns or raises, by the hard-timeout timer, or by a kill. Interrupts are
+sent only after a decision (soft timeouts excepted) and only while the task is
+still running, so a late one never reaches the next task of the same worker.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+from typing_extensions import Self
+
+from .. import signals
+from ..interfaces import Engine, EventLike
+from ._exceptions import (
+    HardTimeoutInterrupt,
+    Interrupt,
+    KillInterrupt,
+    PoolClosed,
+    SoftTimeout,
+    TaskKilled,
+    TaskTimedOut,
+)
+from ._task import (
+    FAILURE,
+    FINISHING,
+    KILLED,
+    RELEASED,
+    RUNNING,
+    SUCCESS,
+    TIMED_OUT,
+    Task,
+    call_logged,
+    logger,
+)
+from ._validate import check_optional_seconds, check_size
+
+T = TypeVar("T")
+
+#: After ``close``'s deadline the rest is killed; this bounds the wait for
+#: them to stop (a thread blocked in C cannot be stopped at all).
+KILL_GRACE = 1.0
+
+_ids = itertools.count(1)
+
+
+class EnginePool:
+    """A Pool over an :class:`~greenabc.interfaces.Engine` (see ``greenabc.interfaces.Pool``)."""
+
+    def __init__(self, engine: Engine, size: int, backend_name: str) -> None:
+        check_size(size)
+        self._engine = engine
+        self.backend_name = backend_name
+        self._lock = engine.lock()
+        self._size = size
+        self._slots = engine.semaphore(size)
+        self._debt = 0  # slots still to take back after a shrink
+        self._queue = engine.queue()
+        self._workers = 0
+        self._idle = 0  # workers waiting on the queue, not yet promised a task
+        self._active: dict[int, Task[Any]] = {}  # accepted, not yet released
+        self._busy = 0  # accepted tasks + timeout callbacks still running
+        self._waiting = 0  # spawns blocked on a full pool
+        self._join_events: list[EventLike] = []
+        self._closed = False
+        self._completed = self._failed = self._timed_out = self._killed = 0
+        signals.pool_started.send(self)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<greenabc Pool {self.backend_name} size={self._size} {state}>"
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    # -- accepting work -------------------------------------------------
+
+    def spawn(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Task[T]:
+        """Run ``fn(*args, **kwargs)``; blocks while the pool is full."""
+        return self.apply_async(fn, args, kwargs)
+
+    def apply_async(
+        self,
+        fn: Callable[..., T],
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        callback: Callable[[T], object] | None = None,
+        error_callback: Callable[[BaseException], object] | None = None,
+        accept_callback: Callable[[Task[T]], object] | None = None,
+        timeout: float | None = None,
+        soft_timeout: float | None = None,
+        timeout_callback: Callable[[BaseException], object] | None = None,
+    ) -> Task[T]:
+        """Accept ``fn(*args, **kwargs)``; blocks while the pool is full.
+
+        Exactly one of *callback* (with the result), *error_callback* (with the
+        exception, ``TaskKilled`` when killed) or *timeout_callback* (with
+        ``TaskTimedOut``; *error_callback* gets it when there is none) runs
+        once the outcome is known. *accept_callback* gets the task when a
+        worker starts it. *timeout* and *soft_timeout* count from that start.
+        """
+        if not callable(fn):
+            raise TypeError(f"fn must be callable, got {type(fn).__name__}: {fn!r}")
+        if timeout is not None or soft_timeout is not None:
+            timeout = check_optional_seconds(timeout, "timeout")
+            soft_timeout = check_optional_seconds(soft_timeout, "soft_timeout")
+        if self._closed:
+            raise PoolClosed(f"{self!r} is closed: create a new pool to run more work")
+        task: Task[T] = Task(
+            self,
+            next(_ids),
+            fn,
+            args if type(args) is tuple else tuple(args),
+            dict(kwargs) if kwargs else {},
+            callback,
+            error_callback,
+            accept_callback,
+            timeout,
+            soft_timeout,
+            timeout_callback,
+        )
+        if not self._slots.acquire(False):
+            self._wait_for_slot()
+        with self._lock:
+            if self._closed:
+                self._slots.release()  # pass the wake-up on to the next blocked spawn
+                raise PoolClosed(f"{self!r} was closed while this spawn waited for a slot")
+            self._active[task.id] = task
+            self._busy += 1
+            if self._idle:
+                self._idle -= 1
+                new_worker = False
+            else:
+                self._workers += 1
+                new_worker = True
+        self._queue.put(task)
+        if new_worker:
+            self._engine.spawn(self._work)
+        if signals.pool_apply.receivers:
+            signals.pool_apply.send(self, task=task)
+        return task
+
+    def _wait_for_slot(self) -> None:
+        # Unbounded by design, like a full queue's put: close() wakes it.
+        with self._lock:
+            self._waiting += 1
+        try:
+            self._slots.acquire()
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    # -- the worker -------------------------------------------------------
+
+    def _work(self) -> None:
+        me = self._engine.current()
+        promised = True  # a new worker has a task waiting for it
+        while True:
+            task = None
+            try:
+                if not promised:
+                    with self._lock:
+                        if self._workers > self._size:  # shrunk: leave
+                            self._workers -= 1
+                            return
+                        self._idle += 1
+                promised = False
+                task = self._queue.get()
+                if task is None:
+                    return
+                self._run(task, me)
+            except BaseException as exc:
+                # An interrupt sent just before its task ended, raised after
+                # fn returned: finish the task as _run would have.
+                if task is not None and task._state in (RUNNING, FINISHING):
+                    self._finish(task, me, False, exc)
+                elif not isinstance(exc, (Interrupt, SoftTimeout)):
+                    logger.exception("greenabc: worker of %r failed", self)
+
+    def _run(self, task: Task[Any], me: object) -> None:
+        engine = self._engine
+        with self._lock:
+            if task._outcome is not None:  # killed while queued
+                self._release(task)
+                return
+            task._state = RUNNING
+            task._worker = me
+            if task.timeout is not None:
+                task._hard_timer = engine.call_later(task.timeout, self._expire_hard, task)
+            if task.soft_timeout is not None:
+                task._soft_timer = engine.call_later(task.soft_timeout, self._expire_soft, task)
+        try:
+            if task.accept_callback is not None:
+                call_logged("accept_callback", task.accept_callback, task)
+            value = task.fn(*task.args, **task.kwargs)
+            ok = True
+        except BaseException as exc:  # an interrupt too: the outcome is decided below
+            value = exc
+            ok = False
+        self._finish(task, me, ok, value)
+
+    def _finish(self, task: Task[Any], me: object, ok: bool, value: Any) -> None:
+        with self._lock:
+            task._state = FINISHING  # no interrupt is sent from now on...
+            self._engine.clear_interrupt(me)  # ...and one already sent is dropped
+        with self._lock:
+            decided_here = task._outcome is None
+            if decided_here:
+                task._value = value
+                if ok:
+                    task._outcome = SUCCESS
+                    self._completed += 1
+                else:
+                    task._outcome = FAILURE
+                    self._failed += 1
+        if decided_here:
+            task._announce()
+        with self._lock:
+            self._release(task)
+
+    def _release(self, task: Task[Any]) -> None:
+        """Give the task's slot back; called with the lock held."""
+        task._state = RELEASED
+        for timer in (task._hard_timer, task._soft_timer):
+            if timer is not None:
+                timer.cancel()
+        del self._active[task.id]
+        if self._debt:
+            self._debt -= 1
+        else:
+            self._slots.release()
+        if task._released_event is not None:
+            task._released_event.set()
+        self._done_busy()
+
+    def _done_busy(self) -> None:
+        self._busy -= 1
+        if not self._busy and self._join_events:
+            for event in self._join_events:
+                event.set()
+            self._join_events.clear()
+
+    # -- deciding an outcome from outside the worker ------------------------
+
+    def _decide(self, task: Task[Any], outcome: str, value: BaseException) -> bool:
+        """Record *outcome* if none is yet; called with the lock held."""
+        if task._outcome is not None:
+            return False
+        task._outcome = outcome
+        task._value = value
+        if outcome == KILLED:
+            self._killed += 1
+        else:
+            self._timed_out += 1
+        return True
+
+    def _still_running(self, task: Task[Any]) -> Callable[[], bool]:
+        return lambda: task._state == RUNNING
+
+    def _expire_hard(self, task: Task[Any]) -> None:
+        # Runs in the engine's scheduler: decide now, so the timeout is
+        # reported on time even where the task cannot be interrupted.
+        with self._lock:
+            if task._state != RUNNING:
+                return
+            assert task.timeout is not None
+            if not self._decide(task, TIMED_OUT, TaskTimedOut(task.id, task.timeout)):
+                return
+            self._engine.interrupt(task._worker, HardTimeoutInterrupt, self._still_running(task))
+            self._busy += 1  # join() waits for the callbacks too
+        self._engine.spawn(lambda: self._announce_then_done(task))  # callbacks may block
+
+    def _announce_then_done(self, task: Task[Any]) -> None:
+        try:
+            task._announce()
+        finally:
+            with self._lock:
+                self._done_busy()
+
+    def _expire_soft(self, task: Task[Any]) -> None:
+        with self._lock:
+            if task._state == RUNNING and task._outcome is None:
+                self._engine.interrupt(
+                    task._worker,
+                    SoftTimeout,
+                    lambda: task._state == RUNNING and task._outcome is None,
+                )
+
+    def _kill_task(self, task: Task[Any]) -> None:
+        with self._lock:
+            if not self._decide(task, KILLED, TaskKilled(f"task {task.id} was killed")):
+                return
+            if task._state == RUNNING:
+                self._engine.interrupt(task._worker, KillInterrupt, self._still_running(task))
+        task._announce()
+
+    # -- whole-pool operations ----------------------------------------------
+
+    def map(self, fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
+        """``[fn(item) for item in items]``, run concurrently, in order.
+        Waits for every result (unbounded); raises the first failure in order."""
+        tasks = [self.spawn(fn, item) for item in items]
+        return [task.get() for task in tasks]
+
+    def imap_unordered(self, fn: Callable[[Any], T], items: Iterable[Any]) -> Iterator[T]:
+        """Yield ``fn(item)`` for each item as each finishes (waits unbounded)."""
+        done = self._engine.queue()
+        count = 0
+        for item in items:
+            self.spawn(fn, item).add_done_callback(done.put)
+            count += 1
+        for _ in range(count):
+            yield done.get().get()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until no task is running (``None``: unbounded); True if none is."""
+        timeout = check_optional_seconds(timeout, "timeout")
+        with self._lock:
+            if not self._busy:
+                return True
+            event = self._engine.event()
+            self._join_events.append(event)
+        event.wait(timeout)
+        return not self._busy
+
+    def resize(self, size: int) -> None:
+        """Change the number of tasks run at once; growing wakes blocked spawns
+        at once, shrinking takes effect as running tasks finish."""
+        check_size(size)
+        with self._lock:
+            grow = size - self._size
+            self._size = size
+            if grow > 0:
+                paid = min(self._debt, grow)
+                self._debt -= paid
+                for _ in range(grow - paid):
+                    self._slots.release()
+            else:
+                self._debt -= grow
+                while self._debt and self._slots.acquire(False):
+                    self._debt -= 1
+
+    def kill(self, timeout: float | None = None) -> bool:
+        """Kill every accepted task; wait up to *timeout* (``None``:
+        unbounded) for them to stop. The pool stays open. True if all stopped."""
+        timeout = check_optional_seconds(timeout, "timeout")
+        with self._lock:
+            tasks = list(self._active.values())
+        for task in tasks:
+            self._kill_task(task)
+        return self.join(timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop accepting work, wait up to *timeout* (``None``: unbounded) for
+        running tasks, kill the rest, and stop the workers. True if everything
+        finished before the deadline."""
+        timeout = check_optional_seconds(timeout, "timeout")
+        with self._lock:
+            if self._closed:
+                return not self._busy
+            self._closed = True
+            if self._waiting:
+                self._slots.release()  # each woken spawn wakes the next
+        signals.pool_preshutdown.send(self)
+        clean = self.join(timeout)
+        if not clean:
+            self.kill(KILL_GRACE)
+        with self._lock:
+            workers = self._workers
+        for _ in range(workers):
+            self._queue.put(None)
+        signals.pool_postshutdown.send(self)
+        return clean
+
+    def stats(self) -> dict[str, int]:
+        """A JSON-friendly snapshot of the pool's counters."""
+        with self._lock:
+            return {
+                "size": self._size,
+                "running": sum(1 for t in self._active.values() if t._state == RUNNING),
+                "accepted": len(self._active),
+                "waiting": self._waiting,
+                "completed": self._completed,
+                "failed": self._failed,
+                "timed_out": self._timed_out,
+                "killed": self._killed,
+                "workers": self._workers,
+            }
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.join()
+        self.close()

@@ -1,0 +1,192 @@
+"""The registry: backends by name, from entry points or registered at run time.
+
+The entry-point group is read once, on the first look-up; names are matched
+before anything is loaded, so a plugin that is not chosen is never imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Callable
+from importlib import metadata
+from typing import Union
+
+from ..interfaces import SUPPORTED_PROTOCOL_VERSIONS, Backend
+from ._exceptions import BackendUnavailableError, GreenabcError, UnknownBackendError
+from ._patching import current_backend
+
+ENTRY_POINT_GROUP = "greenabc.backends"
+ENV_BACKEND = "GREENABC_BACKEND"
+DEFAULT_BACKEND = "threads"
+
+#: First-party backends that ship separately: name -> distribution to install.
+INSTALL_HINTS = {"gevent": "greenabc-gevent", "eventlet": "greenabc-eventlet"}
+#: Used when greenabc runs without its own metadata (e.g. from a source tree).
+_BUILTIN = {"threads": "greenabc._threads:backend"}
+
+Factory = Callable[[], Backend]
+Spec = Union[Factory, str, metadata.EntryPoint]
+
+
+class _Registry:
+    def __init__(self) -> None:
+        self._runtime: dict[str, Factory | str] = {}
+        self._entry_points: dict[str, metadata.EntryPoint] | None = None
+        self._loaded: dict[str, Backend] = {}
+
+    def entry_points(self) -> dict[str, metadata.EntryPoint]:
+        if self._entry_points is None:
+            found = {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+            self._entry_points = found
+        return self._entry_points
+
+    def spec(self, name: str) -> Spec | None:
+        if name in self._runtime:
+            return self._runtime[name]
+        return self.entry_points().get(name) or _BUILTIN.get(name)
+
+    def names(self) -> set[str]:
+        return set(self._runtime) | set(self.entry_points()) | set(_BUILTIN)
+
+    def get(self, name: str) -> Backend:
+        backend = self._loaded.get(name)
+        if backend is None:
+            backend = self._loaded.setdefault(name, self._load(name))
+        return backend
+
+    def _load(self, name: str) -> Backend:
+        spec = self.spec(name)
+        if spec is None:
+            raise self._missing(name)
+        origin = _describe(name, spec)
+        try:
+            factory = _resolve(spec)
+        except ImportError as exc:
+            if name in INSTALL_HINTS:
+                raise BackendUnavailableError(
+                    f"the {name!r} backend ({origin}) cannot be imported: {exc}."
+                    f" Install it with: pip install {INSTALL_HINTS[name]}"
+                ) from exc
+            raise GreenabcError(f"backend {origin} failed to import: {exc!r}") from exc
+        except Exception as exc:
+            raise GreenabcError(f"backend {origin} failed to import: {exc!r}") from exc
+        try:
+            backend = factory()
+        except Exception as exc:
+            raise GreenabcError(f"backend {origin}: its factory raised {exc!r}") from exc
+        if not isinstance(backend, Backend):
+            raise GreenabcError(
+                f"backend {origin}: its factory returned {backend!r}, which is not a"
+                " greenabc Backend (see greenabc.interfaces.Backend)"
+            )
+        version = backend.protocol_version
+        if version not in SUPPORTED_PROTOCOL_VERSIONS:
+            supported = ", ".join(map(str, sorted(SUPPORTED_PROTOCOL_VERSIONS)))
+            raise GreenabcError(
+                f"backend {origin} declares protocol version {version!r}; this greenabc"
+                f" supports {supported}: upgrade whichever of the two is older"
+            )
+        return backend
+
+    def _missing(self, name: str) -> GreenabcError:
+        if name in INSTALL_HINTS:
+            return BackendUnavailableError(
+                f"the {name!r} backend is not installed: pip install {INSTALL_HINTS[name]}"
+            )
+        known = ", ".join(sorted(self.names())) or "none"
+        hints = ", ".join(
+            f"{n} (pip install {d})" for n, d in INSTALL_HINTS.items() if n not in self.names()
+        )
+        more = f"; not installed: {hints}" if hints else ""
+        return UnknownBackendError(f"unknown backend {name!r}; available: {known}{more}")
+
+    def register(self, name: str, factory: Factory | str, replace: bool) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"a backend name must be a non-empty str, got {name!r}")
+        if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
+            raise TypeError(
+                f"factory must be a callable or a 'module:attr' string, got {factory!r}"
+            )
+        if not replace and name in self.names():
+            raise ValueError(
+                f"a backend named {name!r} already exists; pass replace=True to replace it"
+            )
+        self._runtime[name] = factory
+        self._loaded.pop(name, None)
+
+    def available(self) -> list[str]:
+        viable = set(self._runtime) | set(_BUILTIN)
+        viable.update(name for name, ep in self.entry_points().items() if _installed(ep))
+        return sorted(viable)
+
+
+def _resolve(spec: Spec) -> Factory:
+    if isinstance(spec, metadata.EntryPoint):
+        loaded: Factory = spec.load()
+        return loaded
+    if isinstance(spec, str):
+        module_name, _, attr = spec.partition(":")
+        obj: object = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        if not callable(obj):
+            raise TypeError(f"{spec!r} is not callable")
+        return obj
+    return spec
+
+
+def _describe(name: str, spec: Spec) -> str:
+    if isinstance(spec, metadata.EntryPoint):
+        dist = spec.dist.name if spec.dist is not None else "an unknown distribution"
+        return f"{name!r} (entry point {spec.value!r} of distribution {dist!r})"
+    if isinstance(spec, str):
+        return f"{name!r} ({spec!r})"
+    return f"{name!r} ({getattr(spec, '__qualname__', spec)!r}, registered at run time)"
+
+
+_REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _installed(ep: metadata.EntryPoint) -> bool:
+    """True if the plugin's distribution has its requirements installed,
+    judged from metadata alone: nothing is imported."""
+    if ep.dist is None:
+        return True
+    for requirement in ep.dist.requires or ():
+        if "extra ==" in requirement.replace("extra==", "extra =="):
+            continue
+        match = _REQUIREMENT_NAME.match(requirement)
+        if match is None:
+            continue
+        try:
+            metadata.distribution(match.group())
+        except metadata.PackageNotFoundError:
+            return False
+    return True
+
+
+_registry = _Registry()
+
+
+def get_backend(name: str | None = None) -> Backend:
+    """The backend called *name*; with None, ``$GREENABC_BACKEND``, else the
+    backend that is patched, else ``"threads"``."""
+    if name is None:
+        name = os.environ.get(ENV_BACKEND) or current_backend() or DEFAULT_BACKEND
+    elif not isinstance(name, str):
+        raise TypeError(f"a backend name must be a str, got {type(name).__name__}: {name!r}")
+    backend = _registry._loaded.get(name)
+    return backend if backend is not None else _registry.get(name)
+
+
+def register_backend(name: str, factory: Factory | str, *, replace: bool = False) -> None:
+    """Register a backend at run time: *factory* is a zero-argument callable
+    returning a Backend, or a ``"module:attr"`` string naming one."""
+    _registry.register(name, factory, replace)
+
+
+def available_backends() -> list[str]:
+    """Names of the backends installed and viable here; imports no engine."""
+    return _registry.available()

@@ -1,0 +1,32 @@
+"""Argument checks shared by every backend, with errors that say what to do."""
+
+from __future__ import annotations
+
+import math
+
+
+def check_size(size: object, what: str = "size") -> int:
+    """A positive int (not a bool): the number of tasks a pool runs at once."""
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise TypeError(f"{what} must be an int, got {type(size).__name__}: {size!r}")
+    if size < 1:
+        raise ValueError(f"{what} must be at least 1, got {size}")
+    return size
+
+
+def check_seconds(seconds: object, what: str = "seconds") -> float:
+    """A finite, non-negative number of seconds."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(
+            f"{what} must be a number of seconds, got {type(seconds).__name__}: {seconds!r}"
+        )
+    if not seconds >= 0 or math.isinf(seconds):  # `not >=` also catches NaN
+        raise ValueError(
+            f"{what} must be a finite number >= 0 (use None for no limit), got {seconds!r}"
+        )
+    return float(seconds)
+
+
+def check_optional_seconds(seconds: object, what: str = "seconds") -> float | None:
+    """``None`` (no limit) or :func:`check_seconds`."""
+    return None if seconds is None else check_seconds(seconds, what)

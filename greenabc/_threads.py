@@ -1,0 +1,195 @@
+"""The built-in ``threads`` backend: standard library only.
+
+* Tasks run on reused OS threads.
+* One scheduler thread serves every timer entry and timeout (a heap).
+* Interruption is an asynchronous exception, delivered at the next bytecode
+  boundary: a thread blocked in C (a blocking syscall, a C extension) is not
+  interrupted until it returns. Timeouts are still decided and reported on
+  time, and a late result is discarded.
+
+``threading``, ``queue`` and ``time`` objects are looked up at call time, so
+patching after import leaves no stale object here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import heapq
+import itertools
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ._core._backend import EngineBackend
+from .interfaces import Capabilities, EventLike, LockLike, QueueLike, SemaphoreLike
+
+logger = logging.getLogger("greenabc")
+
+_set_async_exc = getattr(ctypes.pythonapi, "PyThreadState_SetAsyncExc", None)
+
+
+class _Call:
+    __slots__ = ("args", "cancelled", "deadline", "fn", "scheduler")
+
+    def __init__(
+        self,
+        scheduler: _Scheduler,
+        deadline: float,
+        fn: Callable[..., object],
+        args: tuple[Any, ...],
+    ) -> None:
+        self.scheduler = scheduler
+        self.deadline = deadline
+        self.fn = fn
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        if not self.cancelled:
+            self.cancelled = True
+            self.scheduler._note_cancelled()
+
+
+class _Scheduler:
+    """One daemon thread that runs every scheduled call, soonest first."""
+
+    def __init__(self) -> None:
+        self._cond: threading.Condition | None = None
+        self._heap: list[tuple[float, int, _Call]] = []
+        self._seq = itertools.count()
+        self._cancelled = 0
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def _condition(self) -> threading.Condition:
+        # Created on first use (and anew after fork), never at import time.
+        if self._cond is None or self._pid != os.getpid():
+            self._cond = threading.Condition(threading.Lock())
+            self._heap = []
+            self._thread = None
+            self._pid = os.getpid()
+        return self._cond
+
+    def call_later(self, delay: float, fn: Callable[..., object], *args: Any) -> _Call:
+        call = _Call(self, time.monotonic() + delay, fn, args)
+        cond = self._condition()
+        with cond:
+            heapq.heappush(self._heap, (call.deadline, next(self._seq), call))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="greenabc-scheduler", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is call:
+                cond.notify()
+        return call
+
+    def _note_cancelled(self) -> None:
+        # Cancelled calls stay in the heap until due; compact when they
+        # dominate, so many cancelled timeouts cannot grow it without bound.
+        self._cancelled += 1
+        if self._cancelled > 1024 and self._cancelled * 2 > len(self._heap):
+            cond = self._condition()
+            with cond:
+                self._heap[:] = [item for item in self._heap if not item[2].cancelled]
+                heapq.heapify(self._heap)
+                self._cancelled = 0
+
+    def _run(self) -> None:
+        cond = self._condition()
+        heap = self._heap  # compacted in place, never rebound (but after fork)
+        while True:
+            with cond:
+                while True:
+                    if not heap:
+                        cond.wait()
+                        continue
+                    deadline, _, call = heap[0]
+                    if call.cancelled:
+                        heapq.heappop(heap)
+                        continue
+                    delay = deadline - time.monotonic()
+                    if delay > 0:
+                        cond.wait(delay)
+                        continue
+                    heapq.heappop(heap)
+                    break
+            try:
+                call.fn(*call.args)
+            except Exception:
+                logger.exception("greenabc: scheduled call %r raised", call.fn)
+
+
+class ThreadEngine:
+    """The Engine primitives on OS threads."""
+
+    def __init__(self) -> None:
+        self._scheduler = _Scheduler()
+
+    def spawn(self, fn: Callable[[], object]) -> object:
+        thread = threading.Thread(target=fn, name="greenabc-worker", daemon=True)
+        thread.start()
+        return thread.ident
+
+    def current(self) -> object:
+        return threading.get_ident()
+
+    def interrupt(
+        self, handle: object, exc_type: type[BaseException], guard: Callable[[], bool]
+    ) -> None:
+        if _set_async_exc is not None and guard():
+            _set_async_exc(ctypes.c_ulong(handle), ctypes.py_object(exc_type))  # type: ignore[arg-type]
+
+    def clear_interrupt(self, handle: object) -> None:
+        if _set_async_exc is not None:
+            _set_async_exc(ctypes.c_ulong(handle), None)  # type: ignore[arg-type]
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def event(self) -> EventLike:
+        return threading.Event()
+
+    def lock(self) -> LockLike:
+        return threading.Lock()
+
+    def semaphore(self, value: int) -> SemaphoreLike:
+        return threading.Semaphore(value)
+
+    def queue(self) -> QueueLike:
+        return queue.SimpleQueue()
+
+    def call_later(self, delay: float, fn: Callable[..., object], /, *args: Any) -> _Call:
+        return self._scheduler.call_later(delay, fn, *args)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+CAPABILITIES = Capabilities(
+    is_green=False,
+    signal_safe=False,
+    can_interrupt=_set_async_exc is not None,
+    can_interrupt_blocking_calls=False,
+    can_detect_blocking=False,
+    can_patch=False,
+    notes=(
+        "interrupts (kill, timeouts) land at the next bytecode boundary: a thread"
+        " blocked in C is not interrupted until the call returns, but its timeout"
+        " is still reported on time and its late result discarded",
+    ),
+)
+
+
+def backend() -> EngineBackend:
+    """The entry-point factory of the ``threads`` backend."""
+    return EngineBackend(
+        "threads",
+        ThreadEngine(),
+        CAPABILITIES,
+        default_pool_size=min(32, (os.cpu_count() or 1) + 4),
+    )

@@ -1,0 +1,1 @@
+"""The conformance kit: ``pytest --greenabc-backend NAME`` (placeholder)."""
