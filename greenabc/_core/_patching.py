@@ -14,6 +14,25 @@ from ._exceptions import PatchError
 
 _patched: str | None = None  # once an engine has patched, it stays patched
 
+#: The option names of ``patch()``: standard-library module names. Each
+#: adapter maps them onto its engine (gevent by module, eventlet by category).
+PATCHABLE_MODULES = frozenset(
+    {
+        "builtins",
+        "os",
+        "queue",
+        "select",
+        "selectors",
+        "signal",
+        "socket",
+        "ssl",
+        "subprocess",
+        "sys",
+        "threading",
+        "time",
+    }
+)
+
 
 def _detect() -> str | None:
     monkey = sys.modules.get("gevent.monkey")
@@ -44,6 +63,12 @@ def patch(name: str | None = None, **options: bool) -> list[str]:
     """
     from ._registry import ENV_BACKEND, get_backend
 
+    unknown = sorted(set(options) - PATCHABLE_MODULES)
+    if unknown:
+        raise ValueError(
+            f"unknown patch options {unknown}: options are standard-library module"
+            f" names, one of {sorted(PATCHABLE_MODULES)}"
+        )
     if name is None:
         name = os.environ.get(ENV_BACKEND)
         if not name:

@@ -1,0 +1,65 @@
+"""Run every test suite, each backend in a process of its own, patched first.
+
+    python tools/run_tests.py [--only NAME] [pytest arguments...]
+
+Runs the core tests and the conformance suite on ``threads``, then the
+conformance suite and the adapter's own tests on each green backend. Fails if
+any run fails, errors, or collects no test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = {
+    "threads": ["tests"],
+    "gevent": ["adapters/gevent/tests"],
+    "eventlet": ["adapters/eventlet/tests"],
+}
+RUN_TIMEOUT = 600  # seconds for one backend's whole run: no hang blocks CI
+
+
+def run(name: str, paths: list[str], extra: list[str]) -> dict[str, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp, "report.json")
+        env = dict(os.environ, GREENABC_TEST_REPORT=str(report))
+        env.pop("GREENABC_BACKEND", None)
+        command = [sys.executable, "-m", "greenabc.testing", name, *paths, *extra]
+        print(f"\n=== {name}: {' '.join(command[1:])}", flush=True)
+        try:
+            code = subprocess.run(command, cwd=ROOT, env=env, timeout=RUN_TIMEOUT).returncode
+        except subprocess.TimeoutExpired:
+            print(f"=== {name}: did not finish within {RUN_TIMEOUT} s", flush=True)
+            return {"failed": 1}
+        counts: dict[str, int] = json.loads(report.read_text()) if report.exists() else {}
+    ran = sum(counts.values())
+    if code != 0 or not ran:
+        why = "no test ran" if not ran else f"pytest exit code {code}"
+        print(f"=== {name}: FAILED ({why})", flush=True)
+        counts["failed"] = counts.get("failed", 0) + (0 if counts.get("failed") else 1)
+    return counts
+
+
+def main(argv: list[str]) -> int:
+    only = None
+    if argv[:1] == ["--only"]:
+        only, argv = argv[1], argv[2:]
+    total: dict[str, int] = {}
+    for name, paths in RUNS.items():
+        if only is not None and name != only:
+            continue
+        for key, value in run(name, paths, argv).items():
+            total[key] = total.get(key, 0) + value
+    failed = total.get("failed", 0) + total.get("error", 0)
+    print(f"\n{total.get('passed', 0)} passed, {failed} failed, {total.get('skipped', 0)} skipped")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
