@@ -1,0 +1,48 @@
+"""Small helpers for the conformance suite. Waiting is done with
+``time.sleep`` in short steps: green under a patched process, and
+interruptible between steps on threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+#: Generous bound for "promptly" on a noisy 2-core machine.
+PROMPT = 2.0
+
+
+def spin(seconds: float = 30.0) -> None:
+    """Sleep in short steps (an interruptible stand-in for a long task)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(0.005)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = PROMPT) -> bool:
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+class Counter:
+    """Counts calls and the most that ran at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+        self.calls = 0
+
+    def enter(self) -> None:
+        with self.lock:
+            self.now += 1
+            self.calls += 1
+            self.most = max(self.most, self.now)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.now -= 1

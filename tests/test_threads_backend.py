@@ -1,0 +1,78 @@
+"""What only the threads backend does: one scheduler thread, C-blocked tasks."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import greenabc
+
+PROMPT = 2.0
+
+
+def test_one_scheduler_thread_serves_every_timer_entry() -> None:
+    timer = greenabc.get_timer("threads")
+    before = threading.active_count()
+    fired: list[int] = []
+    for i in range(500):
+        timer.call_after(0.01 + i / 10000, fired.append, i)
+    schedulers = [t for t in threading.enumerate() if t.name == "greenabc-scheduler"]
+    assert len(schedulers) == 1
+    assert threading.active_count() <= before + 1
+    deadline = time.monotonic() + PROMPT
+    while len(fired) < 500 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fired == list(range(500))
+
+
+def test_timeout_of_a_task_blocked_in_c_fires_on_time_and_discards_the_result() -> None:
+    fired_at: list[float] = []
+    results: list[object] = []
+    with greenabc.get_pool("threads", size=1) as pool:
+        started = time.monotonic()
+        task = pool.apply_async(
+            time.sleep,  # blocked in C: cannot be interrupted
+            (0.6,),
+            timeout=0.1,
+            timeout_callback=lambda exc: fired_at.append(time.monotonic()),
+            callback=results.append,
+        )
+        with pytest.raises(greenabc.TaskTimedOut):
+            task.get(PROMPT)
+        assert time.monotonic() - started < 0.4  # reported on time, not at 0.6 s
+        assert pool.stats()["running"] == 1  # still really running: the bound holds
+        assert pool.join(PROMPT)
+    assert len(fired_at) == 1 and fired_at[0] - started < 0.4
+    assert results == []
+
+
+def test_capabilities_state_the_limits() -> None:
+    caps = greenabc.get_backend("threads").capabilities
+    assert not caps.is_green
+    assert caps.can_interrupt
+    assert not caps.can_interrupt_blocking_calls
+    assert not caps.can_patch
+    assert any("blocked in C" in note for note in caps.notes)
+
+
+def test_scheduler_compacts_cancelled_calls() -> None:
+    backend = greenabc.get_backend("threads")
+    for _ in range(5000):
+        with backend.timeout(60):
+            pass
+    scheduler = backend.engine._scheduler  # type: ignore[attr-defined]
+    assert len(scheduler._heap) < 3000
+
+
+def test_patch_threads_is_a_no_op_and_bad_options_are_refused() -> None:
+    assert greenabc.patch("threads") == []
+    with pytest.raises(ValueError, match="standard-library module"):
+        greenabc.patch("threads", sockett=False)
+
+
+def test_patch_needs_a_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GREENABC_BACKEND", raising=False)
+    with pytest.raises(greenabc.PatchError, match="GREENABC_BACKEND"):
+        greenabc.patch()
