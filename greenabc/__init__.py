@@ -14,6 +14,8 @@ Patcher, gathered by a Backend) and choose the engine by name at run time::
 from __future__ import annotations
 
 from . import signals
+from ._core import _early_imports
+from ._core._early_imports import Finding, check_patching
 from ._core._exceptions import (
     BackendUnavailableError,
     GreenabcError,
@@ -26,7 +28,7 @@ from ._core._exceptions import (
     TimeoutExpired,
     UnknownBackendError,
 )
-from ._core._patching import current_backend, patch
+from ._core._patching import current_backend, detect_blocking, patch
 from ._core._registry import (
     ENTRY_POINT_GROUP,
     available_backends,
@@ -37,10 +39,13 @@ from .interfaces import Backend, Pool, Task, TimeoutScope, Timer, TimerEntry
 
 __version__ = "0.1.0"
 
+_early_imports.take_snapshot()  # the stdlib as it is now, to find early imports if we patch later
+
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Backend",
     "BackendUnavailableError",
+    "Finding",
     "GreenabcError",
     "PatchError",
     "PatchWarning",
@@ -57,7 +62,9 @@ __all__ = [
     "UnknownBackendError",
     "__version__",
     "available_backends",
+    "check_patching",
     "current_backend",
+    "detect_blocking",
     "get_backend",
     "get_pool",
     "get_timer",

@@ -7,15 +7,16 @@ import json
 from typing import Any
 
 from .._core._registry import INSTALL_HINTS, available_backends, get_backend
+from . import parser as cli_parser
 
 
-def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("backends", help="list the installed backends")
+def main(argv: list[str]) -> int:
+    parser = cli_parser("backends")
     parser.add_argument(
         "--capabilities", action="store_true", help="load each backend and show its capabilities"
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.set_defaults(handler=run)
+    return run(parser.parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,6 +17,8 @@ from typing import Any
 
 import greenabc
 
+from . import parser as cli_parser
+
 DELAY = 0.2
 REQUESTS = 20
 
@@ -30,7 +32,7 @@ class _SlowHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -43,10 +45,10 @@ def _forever() -> None:
         time.sleep(0.01)
 
 
-def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("demo", help="run a short demo on a backend")
+def main(argv: list[str]) -> int:
+    parser = cli_parser("demo")
     parser.add_argument("--backend", default=None, help="backend name (default: the default one)")
-    parser.set_defaults(handler=run)
+    return run(parser.parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
+from ..interfaces import Cancellable
+from . import _early_imports
 from ._exceptions import PatchError
 
 _patched: str | None = None  # once an engine has patched, it stays patched
@@ -59,7 +61,9 @@ def patch(name: str | None = None, **options: bool) -> list[str]:
     Call it first, before other imports. Options are stdlib module names
     (``patch("gevent", ssl=False)``). Idempotent for the same backend; a
     second, different engine raises ``PatchError``. Returns the stdlib module
-    names that are patched.
+    names that are patched. Warns with ``PatchWarning`` once for each module
+    that was imported too early (see ``check_patching``); with
+    ``$GREENABC_BLOCKING_THRESHOLD`` set, starts blocking detection.
     """
     from ._registry import ENV_BACKEND, get_backend
 
@@ -82,7 +86,39 @@ def patch(name: str | None = None, **options: bool) -> list[str]:
     backend = get_backend(name)
     if backend.patcher is None:
         return []  # nothing to patch for this backend (threads)
+    _early_imports.take_snapshot()
     patched = backend.patcher.patch(**options)
     global _patched
     _patched = name
+    _early_imports.warn_findings(_early_imports.check_patching())
+    threshold = os.environ.get(ENV_BLOCKING)
+    if threshold:
+        _start_blocking_from_env(backend.name, threshold)
     return patched
+
+
+ENV_BLOCKING = "GREENABC_BLOCKING_THRESHOLD"
+_blocking_detectors: dict[str, Cancellable] = {}
+
+
+def _start_blocking_from_env(name: str, value: str) -> None:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise PatchError(f"${ENV_BLOCKING} must be a number of seconds, got {value!r}") from None
+    if name not in _blocking_detectors:
+        detect_blocking(seconds, backend=name)
+
+
+def detect_blocking(threshold: float, *, backend: str | None = None) -> Cancellable:
+    """Report every time the hub is blocked for more than *threshold* seconds:
+    one record on the logger ``greenabc.blocking`` (how long, and the stack of
+    the code that blocked) and the signal ``greenabc.signals.hub_blocked``.
+    Returns a handle whose ``cancel()`` stops it. Raises ``GreenabcError`` on
+    a backend that cannot detect blocking (``threads``)."""
+    from ._registry import get_backend
+
+    chosen = get_backend(backend)
+    handle = chosen.detect_blocking(threshold)
+    _blocking_detectors[chosen.name] = handle
+    return handle

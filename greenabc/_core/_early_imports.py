@@ -1,0 +1,123 @@
+"""Find modules imported before patching that still hold unpatched objects.
+
+A module that ran ``from socket import socket`` before patching keeps the
+blocking original however well the ``socket`` module itself is patched. We
+find such modules by identity: the originals are what greenabc saw in the
+stdlib modules before it patched (or gevent's own record, ``monkey.saved``,
+when gevent was patched directly), compared with what is there now.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from dataclasses import dataclass
+from types import ModuleType
+
+from ._exceptions import PatchWarning
+
+#: The stdlib modules whose attributes engines replace.
+WATCHED = (
+    "_thread",
+    "os",
+    "queue",
+    "select",
+    "selectors",
+    "signal",
+    "socket",
+    "ssl",
+    "subprocess",
+    "threading",
+    "time",
+)
+
+# Never findings: the standard library itself, the engines' internals, and
+# copies of unpatched modules the engines keep on purpose.
+_IGNORED_ROOTS = frozenset(sys.stdlib_module_names) | {"gevent", "eventlet", "greenlet"}
+
+_snapshot: dict[tuple[str, str], object] = {}
+_warned: set[tuple[str, str]] = set()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A module that holds an object patching replaced."""
+
+    module: str
+    attribute: str
+    original: str  # "socket.socket": where the unpatched object came from
+
+    def __str__(self) -> str:
+        return (
+            f"{self.module}.{self.attribute} is the unpatched {self.original}:"
+            f" {self.module} was imported before patching; patch first"
+        )
+
+
+def take_snapshot() -> None:
+    """Remember the watched stdlib objects as they are now (before patching)."""
+    for name in WATCHED:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        for attr, value in vars(module).items():
+            if not attr.startswith("__"):
+                _snapshot.setdefault((name, attr), value)
+
+
+def _replaced() -> dict[int, tuple[str, object]]:
+    """id(original) -> ("module.attr", original) for every replaced object."""
+    replaced: dict[int, tuple[str, object]] = {}
+    for (name, attr), original in _snapshot.items():
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, attr, original) is not original:
+            replaced[id(original)] = (f"{name}.{attr}", original)
+    monkey = sys.modules.get("gevent.monkey")
+    for name, saved in (getattr(monkey, "saved", None) or {}).items():
+        for attr, original in saved.items():
+            replaced[id(original)] = (f"{name}.{attr}", original)
+    # Plain values (ints, strings, None) are shared widely: not evidence.
+    return {
+        key: value
+        for key, value in replaced.items()
+        if not isinstance(value[1], (int, float, str, bytes, tuple, frozenset, type(None)))
+    }
+
+
+def _candidates() -> list[tuple[str, ModuleType]]:
+    found = []
+    for name, module in list(sys.modules.items()):
+        root = name.partition(".")[0]
+        if root in _IGNORED_ROOTS or name.startswith("__original_module_"):
+            continue
+        if isinstance(module, ModuleType):
+            found.append((name, module))
+    return found
+
+
+def check_patching() -> list[Finding]:
+    """The modules in ``sys.modules`` that still hold, by identity, an object
+    that patching replaced. Empty when no engine is patched."""
+    replaced = _replaced()
+    if not replaced:
+        return []
+    findings = []
+    for name, module in _candidates():
+        try:
+            namespace = vars(module)
+        except TypeError:
+            continue
+        for attr, value in list(namespace.items()):
+            hit = replaced.get(id(value))
+            if hit is not None and hit[1] is value:
+                findings.append(Finding(name, attr, hit[0]))
+    return findings
+
+
+def warn_findings(findings: list[Finding]) -> None:
+    """Warn once per finding with ``PatchWarning``."""
+    for finding in findings:
+        key = (finding.module, finding.attribute)
+        if key not in _warned:
+            _warned.add(key)
+            warnings.warn(str(finding), PatchWarning, stacklevel=3)
