@@ -4,7 +4,10 @@ A module that ran ``from socket import socket`` before patching keeps the
 blocking original however well the ``socket`` module itself is patched. We
 find such modules by identity: the originals are what greenabc saw in the
 stdlib modules before it patched (or gevent's own record, ``monkey.saved``,
-when gevent was patched directly), compared with what is there now.
+when gevent was patched directly), compared with what is there now. The
+standard library, C modules, the engines' internals and their copies, and
+names that say they hold an original (``_original_getaddrinfo``) are not
+findings: a finding is code a user can fix by patching earlier.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import sys
 import warnings
 from dataclasses import dataclass
+from importlib.machinery import EXTENSION_SUFFIXES
 from types import ModuleType
 
 from ._exceptions import PatchWarning
@@ -34,6 +38,11 @@ WATCHED = (
 # Never findings: the standard library itself, the engines' internals, and
 # copies of unpatched modules the engines keep on purpose.
 _IGNORED_ROOTS = frozenset(sys.stdlib_module_names) | {"gevent", "eventlet", "greenlet"}
+
+# eventlet keeps unpatched and patched copies of modules under these prefixes.
+_ENGINE_COPIES = ("__original_module_", "__patched_module_")
+
+_C_SUFFIXES = tuple(EXTENSION_SUFFIXES)
 
 _snapshot: dict[tuple[str, str], object] = {}
 _warned: set[tuple[str, str]] = set()
@@ -88,11 +97,16 @@ def _candidates() -> list[tuple[str, ModuleType]]:
     found = []
     for name, module in list(sys.modules.items()):
         root = name.partition(".")[0]
-        if root in _IGNORED_ROOTS or name.startswith("__original_module_"):
+        if root in _IGNORED_ROOTS or name.startswith(_ENGINE_COPIES):
             continue
-        if isinstance(module, ModuleType):
+        if isinstance(module, ModuleType) and not _is_c_module(module):
             found.append((name, module))
     return found
+
+
+def _is_c_module(module: ModuleType) -> bool:
+    file = getattr(module, "__file__", None)
+    return isinstance(file, str) and file.endswith(_C_SUFFIXES)
 
 
 def check_patching() -> list[Finding]:
@@ -109,7 +123,9 @@ def check_patching() -> list[Finding]:
             continue
         for attr, value in list(namespace.items()):
             hit = replaced.get(id(value))
-            if hit is not None and hit[1] is value:
+            # A name with "original" in it is a copy kept on purpose, like
+            # dnspython's `_original_getaddrinfo`: not a mistake to report.
+            if hit is not None and hit[1] is value and "original" not in attr:
                 findings.append(Finding(name, attr, hit[0]))
     return findings
 
