@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..interfaces import PROTOCOL_VERSION, Cancellable, Capabilities, Engine, Patcher
+from ..interfaces import PROTOCOL_VERSION, Cancellable, Capabilities, Engine, Patcher, TimeoutScope
 from ._exceptions import GreenabcError
 from ._pool import EnginePool
 from ._timeout import EngineTimeout
@@ -49,7 +49,7 @@ class EngineBackend:
     def create_timer(self) -> EngineTimer:
         return EngineTimer(self.engine)
 
-    def timeout(self, seconds: float | None) -> EngineTimeout:
+    def timeout(self, seconds: float | None) -> TimeoutScope:
         return EngineTimeout(self.engine, self._scope_lock, seconds)
 
     def detect_blocking(self, threshold: float) -> Cancellable:

@@ -1,0 +1,27 @@
+"""What the eventlet backend can do, stated as data."""
+
+from __future__ import annotations
+
+from greenabc.interfaces import Capabilities
+
+CAPABILITIES = Capabilities(
+    is_green=True,
+    # A handler runs between bytecodes of whatever green thread (or the hub)
+    # is running, possibly while the core holds its state lock.
+    signal_safe=False,
+    can_interrupt=True,
+    # A green thread stuck in an unpatched C call blocks the whole hub.
+    can_interrupt_blocking_calls=False,
+    can_detect_blocking=True,
+    can_patch=True,
+    notes=(
+        "interrupts (kill, timeouts) reach a green thread when it next yields to the hub",
+        "timer callbacks run in the hub: they must not block; spawn from them for more",
+        "blocking detection watches the hub of the thread that starts it from a real"
+        " OS thread (no SIGALRM); the report comes when the hub runs again",
+        "eventlet cannot patch signal or sys; it patches socket+ssl, threading+queue"
+        " and select+selectors together",
+        "in signal handlers write with patcher.signal_safe_write (the unpatched"
+        " os.write): a handler may run inside the hub (celery#10083)",
+    ),
+)
