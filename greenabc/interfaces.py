@@ -61,7 +61,10 @@ class Capabilities:
     signal_safe: bool
     #: A running task can be interrupted (kill, hard timeout, soft timeout).
     can_interrupt: bool
-    #: Interruption also reaches code blocked in C (a blocking syscall).
+    #: A task waiting in a blocking call of the standard library (socket I/O,
+    #: sleep, a lock) is interrupted at once, not when the call returns: True
+    #: on green engines, where such calls wait in the hub; False on threads,
+    #: where they wait in C.
     can_interrupt_blocking_calls: bool
     #: ``greenabc.detect_blocking`` is supported.
     can_detect_blocking: bool

@@ -106,19 +106,22 @@ def _start_blocking_from_env(name: str, value: str) -> None:
         seconds = float(value)
     except ValueError:
         raise PatchError(f"${ENV_BLOCKING} must be a number of seconds, got {value!r}") from None
-    if name not in _blocking_detectors:
-        detect_blocking(seconds, backend=name)
+    detect_blocking(seconds, backend=name)
 
 
 def detect_blocking(threshold: float, *, backend: str | None = None) -> Cancellable:
     """Report every time the hub is blocked for more than *threshold* seconds:
     one record on the logger ``greenabc.blocking`` (how long, and the stack of
     the code that blocked) and the signal ``greenabc.signals.hub_blocked``.
-    Returns a handle whose ``cancel()`` stops it. Raises ``GreenabcError`` on
-    a backend that cannot detect blocking (``threads``)."""
+    Returns a handle whose ``cancel()`` stops it. One detector per backend: a
+    new call replaces the one before. Raises ``GreenabcError`` on a backend
+    that cannot detect blocking (``threads``)."""
     from ._registry import get_backend
 
     chosen = get_backend(backend)
+    previous = _blocking_detectors.pop(chosen.name, None)
+    if previous is not None:
+        previous.cancel()
     handle = chosen.detect_blocking(threshold)
     _blocking_detectors[chosen.name] = handle
     return handle

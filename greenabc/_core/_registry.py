@@ -170,11 +170,16 @@ def _installed(ep: metadata.EntryPoint) -> bool:
 _registry = _Registry()
 
 
+_env_backend: list[str | None] = []  # $GREENABC_BACKEND, read once
+
+
 def get_backend(name: str | None = None) -> Backend:
-    """The backend called *name*; with None, ``$GREENABC_BACKEND``, else the
-    backend that is patched, else ``"threads"``."""
+    """The backend called *name*; with None, ``$GREENABC_BACKEND`` (read at the
+    first such call), else the backend that is patched, else ``"threads"``."""
     if name is None:
-        name = os.environ.get(ENV_BACKEND) or current_backend() or DEFAULT_BACKEND
+        if not _env_backend:
+            _env_backend.append(os.environ.get(ENV_BACKEND) or None)
+        name = _env_backend[0] or current_backend() or DEFAULT_BACKEND
     elif not isinstance(name, str):
         raise TypeError(f"a backend name must be a str, got {type(name).__name__}: {name!r}")
     backend = _registry._loaded.get(name)

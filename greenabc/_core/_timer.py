@@ -1,13 +1,23 @@
 """The Timer semantics, written once over an Engine's ``call_later``.
 
+Entries are kept in buckets of one millisecond of deadline each (a dict of
+lists), with a heap of the bucket keys; the engine holds a single scheduled
+call, for the earliest bucket. Scheduling is a dict look-up and an append, not
+an engine timer per entry, and a bucket fires as one batch sorted by deadline.
+Entries never fire early and at most ~1 ms late beyond the engine's own
+lateness (the hubs' timers have millisecond resolution anyway).
+
 Callbacks run in the engine's scheduler (the hub, or the one scheduler
 thread): they must be quick and must not block; spawn from them for more.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
+import math
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from ..interfaces import Cancellable, Engine, TimerEntry
@@ -16,11 +26,19 @@ from ._validate import check_seconds
 
 logger = logging.getLogger("greenabc")
 
+#: Buckets per second.
+TICKS = 1000
+#: Compact when more than this many cancelled entries wait and they are more
+#: than half of all waiting entries.
+_COMPACT_AFTER = 1024
+
+_by_deadline = attrgetter("deadline")
+
 
 class EngineTimerEntry:
     """One scheduled call (see ``greenabc.interfaces.TimerEntry``)."""
 
-    __slots__ = ("_handle", "_timer", "args", "cancelled", "deadline", "fn", "interval")
+    __slots__ = ("_queued", "_timer", "args", "cancelled", "deadline", "fn", "interval")
 
     def __init__(
         self,
@@ -36,7 +54,7 @@ class EngineTimerEntry:
         self.args = args
         self.interval = interval
         self.cancelled = False
-        self._handle: Cancellable | None = None
+        self._queued = True  # in one of the timer's buckets
 
     def __repr__(self) -> str:
         kind = f"every {self.interval:g} s" if self.interval is not None else "once"
@@ -45,33 +63,10 @@ class EngineTimerEntry:
 
     def cancel(self) -> None:
         """Stop this entry; a repeating entry never fires again."""
-        self.cancelled = True
-        self._timer._entries.discard(self)
-        handle = self._handle
-        if handle is not None:
-            handle.cancel()
-
-    def _fire(self) -> None:
-        if self.cancelled:
-            return
-        if self.interval is None:
-            self._timer._entries.discard(self)
-        try:
-            self.fn(*self.args)
-        except Exception:
-            logger.exception("greenabc: timer callback %r raised", self.fn)
-        if self.interval is not None and not self.cancelled:
-            self._reschedule(self.interval)
-
-    def _reschedule(self, interval: float) -> None:
-        engine = self._timer._engine
-        now = engine.monotonic()
-        # Keep the rhythm, but never try to catch up on missed beats.
-        self.deadline = max(self.deadline + interval, now)
-        handle = engine.call_later(self.deadline - now, self._fire)
-        self._handle = handle
-        if self.cancelled:  # cancelled while we rescheduled
-            handle.cancel()
+        if not self.cancelled:
+            self.cancelled = True
+            if self._queued:
+                self._timer._note_cancelled()
 
 
 class EngineTimer:
@@ -79,7 +74,13 @@ class EngineTimer:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._entries: set[EngineTimerEntry] = set()
+        self._lock = engine.lock()
+        self._buckets: dict[int, list[EngineTimerEntry]] = {}
+        self._keys: list[int] = []  # heap of the keys of self._buckets
+        self._waiting = 0  # entries in buckets, cancelled ones too
+        self._cancelled = 0  # cancelled entries still in buckets
+        self._wakeup: Cancellable | None = None  # the engine call for the earliest bucket
+        self._wakeup_key = 0
         self._stopped = False
 
     def call_after(
@@ -88,13 +89,12 @@ class EngineTimer:
         """Call ``fn(*args)`` once, *delay* seconds from now."""
         if not (type(delay) is float or type(delay) is int) or not 0 <= delay < 1e12:
             delay = check_seconds(delay, "delay")
-        return self._schedule(delay, fn, args, None)
+        return self._push(self._engine.monotonic() + delay, fn, args, None)
 
     def call_at(self, when: float, fn: Callable[..., object], /, *args: Any) -> EngineTimerEntry:
         """Call ``fn(*args)`` once at *when*, a ``time.monotonic()`` value (at
         once if it is past)."""
-        when = check_seconds(when, "when")
-        return self._schedule(max(0.0, when - self._engine.monotonic()), fn, args, None)
+        return self._push(check_seconds(when, "when"), fn, args, None)
 
     def call_repeatedly(
         self, interval: float, fn: Callable[..., object], /, *args: Any
@@ -103,37 +103,126 @@ class EngineTimer:
         interval = check_seconds(interval, "interval")
         if interval == 0:
             raise ValueError("interval must be > 0: a zero interval would spin the scheduler")
-        return self._schedule(interval, fn, args, interval)
+        return self._push(self._engine.monotonic() + interval, fn, args, interval)
 
-    def _schedule(
+    def _push(
         self,
-        delay: float,
+        deadline: float,
         fn: Callable[..., object],
         args: tuple[Any, ...],
         interval: float | None,
     ) -> EngineTimerEntry:
         if self._stopped:
             raise GreenabcError("this timer is stopped: create a new one to schedule more")
-        engine = self._engine
-        entry = EngineTimerEntry(self, engine.monotonic() + delay, fn, args, interval)
-        self._entries.add(entry)
-        entry._handle = engine.call_later(delay, entry._fire)
+        entry = EngineTimerEntry(self, deadline, fn, args, interval)
+        with self._lock:
+            self._insert(entry)
         return entry
+
+    def _insert(self, entry: EngineTimerEntry) -> None:
+        """File *entry* in its bucket; with the lock held."""
+        key = math.ceil(entry.deadline * TICKS)  # the bucket fires at or after the deadline
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            self._buckets[key] = [entry]
+            heapq.heappush(self._keys, key)
+            if self._wakeup is None or key < self._wakeup_key:
+                self._wake_at(key)
+        else:
+            bucket.append(entry)
+        entry._queued = True
+        self._waiting += 1
+
+    def _wake_at(self, key: int) -> None:
+        """(Re)schedule the engine call for bucket *key*; with the lock held."""
+        if self._wakeup is not None:
+            self._wakeup.cancel()
+        self._wakeup_key = key
+        delay = key / TICKS - self._engine.monotonic()
+        self._wakeup = self._engine.call_later(delay if delay > 0 else 0.0, self._run_due)
+
+    def _take_due(self) -> list[EngineTimerEntry] | None:
+        """Pop the earliest bucket if it is due, else re-arm; with the lock held."""
+        keys = self._keys
+        if not keys:
+            self._wakeup = None
+            return None
+        key = keys[0]
+        if key > self._engine.monotonic() * TICKS:
+            self._wakeup = None
+            self._wake_at(key)
+            return None
+        heapq.heappop(keys)
+        bucket = self._buckets.pop(key)
+        self._waiting -= len(bucket)
+        for entry in bucket:
+            entry._queued = False
+            if entry.cancelled:
+                self._cancelled -= 1
+        return bucket
+
+    def _run_due(self) -> None:
+        """Fire every due bucket, soonest entry first, then re-arm."""
+        while True:
+            with self._lock:
+                bucket = self._take_due()
+            if bucket is None:
+                return
+            bucket.sort(key=_by_deadline)
+            for index, entry in enumerate(bucket):
+                if entry.cancelled:
+                    continue
+                if entry.interval is not None:  # keep the rhythm, never burst
+                    entry.deadline = max(entry.deadline + entry.interval, self._engine.monotonic())
+                    with self._lock:
+                        self._insert(entry)
+                try:
+                    entry.fn(*entry.args)
+                except Exception:
+                    logger.exception("greenabc: timer callback %r raised", entry.fn)
+                except BaseException:
+                    with self._lock:  # an interrupt must not lose the rest of the batch
+                        for rest in bucket[index + 1 :]:
+                            if not rest.cancelled:
+                                self._insert(rest)
+                    raise
+
+    def _note_cancelled(self) -> None:
+        with self._lock:
+            self._cancelled += 1
+            if self._cancelled > _COMPACT_AFTER and self._cancelled * 2 > self._waiting:
+                live = [e for b in self._buckets.values() for e in b if not e.cancelled]
+                for entry in live:
+                    entry._queued = False
+                self._buckets.clear()
+                self._keys.clear()
+                self._waiting = self._cancelled = 0
+                if self._wakeup is not None:
+                    self._wakeup.cancel()
+                    self._wakeup = None
+                for entry in live:
+                    self._insert(entry)
 
     def cancel(self, entry: TimerEntry) -> None:
         entry.cancel()
 
     def clear(self) -> None:
         """Cancel every pending entry."""
-        for entry in list(self._entries):
+        for entry in self.queue:
             entry.cancel()
 
     @property
     def queue(self) -> list[TimerEntry]:
         """The pending entries, soonest first."""
-        return sorted(list(self._entries), key=lambda entry: entry.deadline)
+        with self._lock:
+            live = [e for b in self._buckets.values() for e in b if not e.cancelled]
+        return sorted(live, key=_by_deadline)
 
     def stop(self) -> None:
         """Cancel everything and refuse new entries."""
         self._stopped = True
         self.clear()
+        with self._lock:
+            if self._wakeup is not None:
+                self._wakeup.cancel()
+                self._wakeup = None

@@ -30,7 +30,9 @@ def test_timers_are_hub_timers_and_fire_in_deadline_order(backend: EventletBacke
     before = hub.get_timers_count()
     for n in order:
         timer.call_at(base + n * 0.0005, fire, n)
-    assert hub.get_timers_count() == before + len(order)  # one hub timer each
+    # The core keeps its own heap: one hub timer for the earliest entry (plus
+    # the few replaced when an earlier one came), not one per entry.
+    assert 1 <= hub.get_timers_count() - before < len(order) // 10
     eventlet.sleep(0.4)
     assert fired == sorted(order)
     assert ran_in == {hub.greenlet}  # in the hub, not a green thread each

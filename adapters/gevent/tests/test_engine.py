@@ -1,0 +1,203 @@
+"""The primitives, and the rules the core relies on: what it calls under its
+OS lock never switches, interrupts are deferred and guarded, timers are hub
+loop timers on an up-to-date clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import gevent
+import greenlet
+import pytest
+from gevent import monkey
+
+from greenabc.adapter import EngineBackend
+from greenabc_gevent import GeventEngine
+
+
+@pytest.fixture
+def engine(backend: EngineBackend) -> GeventEngine:
+    assert isinstance(backend.engine, GeventEngine)
+    return backend.engine
+
+
+@contextmanager
+def no_switch() -> Iterator[None]:
+    """Fail if any greenlet switch happens inside the block."""
+    switches: list[tuple[str, Any]] = []
+
+    def trace(event: str, args: Any) -> None:
+        switches.append((event, args))
+        if previous is not None:
+            previous(event, args)
+
+    previous = greenlet.settrace(trace)
+    try:
+        yield
+    finally:
+        greenlet.settrace(previous)
+    assert switches == [], f"switched inside a no-switch block: {switches}"
+
+
+class Catcher:
+    """A greenlet that sleeps until something is thrown into it."""
+
+    def __init__(self) -> None:
+        self.caught: list[type[BaseException]] = []
+        self.greenlet = gevent.spawn(self._run)
+        gevent.sleep(0)  # let it start sleeping
+
+    def _run(self) -> None:
+        try:
+            gevent.sleep(30)
+        except BaseException as exc:
+            self.caught.append(type(exc))
+
+
+class Boom(BaseException):
+    pass
+
+
+def test_what_the_core_calls_under_its_lock_never_switches(engine: GeventEngine) -> None:
+    event, semaphore, queue = engine.event(), engine.semaphore(0), engine.queue()
+    woken: list[object] = []
+    waiters = [
+        gevent.spawn(lambda: woken.append(event.wait(5))),
+        gevent.spawn(lambda: woken.append(semaphore.acquire(timeout=5))),
+        gevent.spawn(lambda: woken.append(queue.get())),
+    ]
+    target = Catcher()
+    gevent.sleep(0)  # every waiter is now blocked
+    fired: list[str] = []
+    lock = engine.lock()
+    with lock, no_switch():
+        event.set()
+        semaphore.release()
+        queue.put("item")
+        engine.call_later(0, fired.append, "timer")
+        engine.call_later(0, fired.append, "cancelled").cancel()
+        engine.interrupt(target.greenlet, Boom, lambda: True)
+        assert woken == []
+        assert target.caught == []
+        assert fired == []
+    gevent.joinall(waiters, timeout=2)
+    target.greenlet.join(timeout=2)
+    assert sorted(map(str, woken)) == ["True", "True", "item"]
+    assert target.caught == [Boom]
+    gevent.sleep(0.01)
+    assert fired == ["timer"]
+
+
+def test_an_interrupt_is_delivered_only_if_its_guard_still_holds(engine: GeventEngine) -> None:
+    still_running = True
+    target = Catcher()
+    engine.interrupt(target.greenlet, Boom, lambda: still_running)
+    still_running = False  # e.g. the task finished before the hub ran
+    gevent.sleep(0.01)
+    assert target.caught == []
+    assert not target.greenlet.dead
+    engine.interrupt(target.greenlet, Boom, lambda: True)
+    target.greenlet.join(timeout=2)
+    assert target.caught == [Boom]
+    engine.interrupt(target.greenlet, Boom, lambda: True)  # dead by now: dropped
+    gevent.sleep(0.01)
+    assert target.caught == [Boom]
+
+
+def test_the_state_lock_is_a_real_os_lock(engine: GeventEngine) -> None:
+    original = monkey.get_original("_thread", "allocate_lock")
+    assert type(engine.lock()) is type(original())
+    assert type(engine.lock()) is not type(threading.Lock())  # patched: gevent's
+
+
+def test_call_later_is_a_hub_loop_timer_run_in_the_hub(engine: GeventEngine) -> None:
+    hub = gevent.get_hub()
+    ran_in: list[object] = []
+    handle = engine.call_later(0, lambda: ran_in.append(greenlet.getcurrent()))
+    assert isinstance(handle, type(hub.loop.timer(0)))
+    gevent.sleep(0.01)
+    assert ran_in == [hub]
+
+
+def _busy(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+def test_a_timer_started_late_in_a_loop_iteration_is_not_early(engine: GeventEngine) -> None:
+    gevent.sleep(0)  # a fresh loop iteration: the loop's cached clock is now
+    _busy(0.1)  # ...and 100 ms stale, unless call_later updates it
+    started = time.monotonic()
+    fired: list[float] = []
+    engine.call_later(0.05, lambda: fired.append(time.monotonic()))
+    gevent.sleep(0.2)
+    assert len(fired) == 1
+    assert fired[0] - started >= 0.05
+
+
+def test_event_semaphore_queue_basics(engine: GeventEngine) -> None:
+    event = engine.event()
+    assert not event.is_set()
+    assert event.wait(0.01) is False
+    event.set()
+    assert event.is_set()
+    assert event.wait(0) is True
+    semaphore = engine.semaphore(1)
+    assert semaphore.acquire(blocking=False) is True
+    assert semaphore.acquire(blocking=False) is False
+    assert semaphore.acquire(timeout=0.01) is False
+    semaphore.release()
+    assert semaphore.acquire(timeout=0.01) is True
+    queue = engine.queue()
+    for item in range(3):
+        queue.put(item)
+    assert [queue.get() for _ in range(3)] == [0, 1, 2]
+
+
+def test_spawn_current_sleep(engine: GeventEngine) -> None:
+    seen: list[object] = []
+    done = engine.event()
+
+    def body() -> None:
+        seen.append(engine.current())
+        done.set()
+
+    handle = engine.spawn(body)
+    assert done.wait(2)
+    assert seen == [handle]
+    assert handle is not engine.current()
+    started = time.monotonic()
+    engine.sleep(0.05)
+    assert time.monotonic() - started >= 0.05
+
+
+def test_a_pool_timeout_never_leaks_into_the_next_task(backend: EngineBackend) -> None:
+    # The interrupt is guarded by the task's state: one that arrives after the
+    # task ended must not hit the next task on the same worker.
+    pool = backend.create_pool(1)
+    try:
+        results = [pool.apply_async(_quick, timeout=0.001) for _ in range(200)]
+        outcomes = {task.wait(5) and type(_outcome(task)).__name__ for task in results}
+        after = pool.spawn(lambda: gevent.sleep(0.02) or "clean")
+        assert after.get(timeout=2) == "clean"
+        assert outcomes <= {"int", "TaskTimedOut"}
+    finally:
+        pool.close(timeout=2)
+
+
+def _quick() -> int:
+    _busy(0.0005)
+    gevent.sleep(0)
+    return 1
+
+
+def _outcome(task: Any) -> object:
+    try:
+        return task.get(0)
+    except Exception as exc:
+        return exc
