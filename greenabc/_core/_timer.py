@@ -54,7 +54,7 @@ class EngineTimerEntry:
         self.args = args
         self.interval = interval
         self.cancelled = False
-        self._queued = True  # in one of the timer's buckets
+        self._queued = True  # in one of the timer's buckets (it is filed at once)
 
     def __repr__(self) -> str:
         kind = f"every {self.interval:g} s" if self.interval is not None else "once"
@@ -74,6 +74,7 @@ class EngineTimer:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._monotonic = engine.monotonic
         self._lock = engine.lock()
         self._buckets: dict[int, list[EngineTimerEntry]] = {}
         self._keys: list[int] = []  # heap of the keys of self._buckets
@@ -87,9 +88,21 @@ class EngineTimer:
         self, delay: float, fn: Callable[..., object], /, *args: Any
     ) -> EngineTimerEntry:
         """Call ``fn(*args)`` once, *delay* seconds from now."""
+        # The hot path: _push inlined, the common case (bucket exists) first.
         if not (type(delay) is float or type(delay) is int) or not 0 <= delay < 1e12:
             delay = check_seconds(delay, "delay")
-        return self._push(self._engine.monotonic() + delay, fn, args, None)
+        if self._stopped:
+            raise GreenabcError("this timer is stopped: create a new one to schedule more")
+        deadline = self._monotonic() + delay
+        entry = EngineTimerEntry(self, deadline, fn, args, None)
+        with self._lock:
+            bucket = self._buckets.get(math.ceil(deadline * TICKS))
+            if bucket is None:
+                self._insert(entry)
+            else:
+                bucket.append(entry)
+                self._waiting += 1
+        return entry
 
     def call_at(self, when: float, fn: Callable[..., object], /, *args: Any) -> EngineTimerEntry:
         """Call ``fn(*args)`` once at *when*, a ``time.monotonic()`` value (at
