@@ -215,7 +215,6 @@ class EnginePool:
         with self._lock:
             task._state = FINISHING  # no interrupt is sent from now on...
             self._engine.clear_interrupt(me)  # ...and one already sent is dropped
-        with self._lock:
             decided_here = task._outcome is None
             if decided_here:
                 task._value = value
@@ -225,6 +224,9 @@ class EnginePool:
                 else:
                     task._outcome = FAILURE
                     self._failed += 1
+                if not task._has_listeners():  # the common case: one lock section
+                    self._release(task)
+                    return
         if decided_here:
             task._announce()
         with self._lock:

@@ -165,6 +165,16 @@ class Task(Generic[T]):
 
     # -- called by the pool once the outcome is decided -------------------
 
+    def _has_listeners(self) -> bool:
+        """Whether ``_announce`` has anything to do; with the pool's lock held."""
+        return (
+            self._done_event is not None
+            or bool(self._done_callbacks)
+            or self.callback is not None
+            or self.error_callback is not None
+            or self.timeout_callback is not None
+        )
+
     def _announce(self) -> None:
         """Wake waiters and run the one outcome callback, then done callbacks."""
         if self._done_event is not None:
