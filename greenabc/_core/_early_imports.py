@@ -20,20 +20,28 @@ from types import ModuleType
 
 from ._exceptions import PatchWarning
 
-#: The stdlib modules whose attributes engines replace.
-WATCHED = (
-    "_thread",
-    "os",
-    "queue",
-    "select",
-    "selectors",
-    "signal",
-    "socket",
-    "ssl",
-    "subprocess",
-    "threading",
-    "time",
+#: The option names of ``patch()``: standard-library module names. Each
+#: adapter maps them onto its engine (gevent by module, eventlet by category).
+PATCHABLE_MODULES = frozenset(
+    {
+        "builtins",
+        "os",
+        "queue",
+        "select",
+        "selectors",
+        "signal",
+        "socket",
+        "ssl",
+        "subprocess",
+        "sys",
+        "threading",
+        "time",
+    }
 )
+
+#: The stdlib modules whose attributes engines replace (``builtins`` and
+#: ``sys`` hold nothing worth finding; ``_thread`` is under ``threading``).
+WATCHED = tuple(sorted((PATCHABLE_MODULES - {"builtins", "sys"}) | {"_thread"}))
 
 # Never findings: the standard library itself, the engines' internals, and
 # copies of unpatched modules the engines keep on purpose.

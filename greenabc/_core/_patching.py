@@ -12,28 +12,10 @@ import sys
 
 from ..interfaces import Cancellable
 from . import _early_imports
+from ._early_imports import PATCHABLE_MODULES
 from ._exceptions import PatchError
 
 _patched: str | None = None  # once an engine has patched, it stays patched
-
-#: The option names of ``patch()``: standard-library module names. Each
-#: adapter maps them onto its engine (gevent by module, eventlet by category).
-PATCHABLE_MODULES = frozenset(
-    {
-        "builtins",
-        "os",
-        "queue",
-        "select",
-        "selectors",
-        "signal",
-        "socket",
-        "ssl",
-        "subprocess",
-        "sys",
-        "threading",
-        "time",
-    }
-)
 
 
 def _detect() -> str | None:
