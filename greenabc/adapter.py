@@ -12,8 +12,8 @@ Then ``pytest --greenabc-backend mine`` runs the conformance suite on it.
 from __future__ import annotations
 
 from ._core._backend import EngineBackend
-from ._core._exceptions import HardTimeoutInterrupt, Interrupt, KillInterrupt, ScopeInterrupt
 from ._core._early_imports import PATCHABLE_MODULES
+from ._core._exceptions import HardTimeoutInterrupt, Interrupt, KillInterrupt, ScopeInterrupt
 from ._core._pool import EnginePool
 from ._core._task import Task
 from ._core._timeout import EngineTimeout

@@ -8,80 +8,17 @@ backend.
 
 from __future__ import annotations
 
-import argparse
-import http.server
-import threading
-import time
-import urllib.request
-from typing import Any
-
-import greenabc
-
 from . import parser as cli_parser
-
-DELAY = 0.2
-REQUESTS = 20
-
-
-class _SlowHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        time.sleep(DELAY)
-        body = self.path.encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    request_queue_size = 128  # the default 5 would drop concurrent connects
-
-
-def _forever() -> None:
-    while True:  # a runaway task: the hard timeout stops it
-        time.sleep(0.01)
 
 
 def main(argv: list[str]) -> int:
     parser = cli_parser("demo")
     parser.add_argument("--backend", default=None, help="backend name (default: the default one)")
-    return run(parser.parse_args(argv))
-
-
-def run(args: argparse.Namespace) -> int:
+    args = parser.parse_args(argv)
     if args.backend is not None:
-        greenabc.patch(args.backend)  # green backends need patched sockets
-    backend = greenabc.get_backend(args.backend)
-    server = _Server(("127.0.0.1", 0), _SlowHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    print(f"backend: {backend.name}  (available: {', '.join(greenabc.available_backends())})")
+        import greenabc
 
-    def fetch(i: int) -> str:
-        with urllib.request.urlopen(f"{base}/item/{i}", timeout=10) as response:  # noqa: S310
-            return str(response.read().decode())
+        greenabc.patch(args.backend)  # first: green backends need patched sockets
+    from . import _demo_app
 
-    with backend.create_pool(size=REQUESTS) as pool:
-        started = time.monotonic()
-        bodies = pool.map(fetch, range(REQUESTS))
-        elapsed = time.monotonic() - started
-        print(
-            f"{len(bodies)} requests of {DELAY:g} s each took {elapsed:.2f} s"
-            f" (one after another: {REQUESTS * DELAY:.1f} s)"
-        )
-        task = pool.apply_async(_forever, timeout=0.1)
-        try:
-            task.get(timeout=5)
-        except greenabc.TaskTimedOut as exc:
-            print(f"hard timeout: {exc}")
-        print(f"pool stats: {pool.stats()}")
-    try:
-        with backend.timeout(0.1):
-            fetch(99)
-    except greenabc.TimeoutExpired as exc:
-        print(f"greenabc.timeout: {exc}")
-    server.shutdown()
-    return 0
+    return _demo_app.run(args)

@@ -52,6 +52,8 @@ _ENGINE_COPIES = ("__original_module_", "__patched_module_")
 
 _C_SUFFIXES = tuple(EXTENSION_SUFFIXES)
 
+_DELETED = object()
+
 _snapshot: dict[tuple[str, str], object] = {}
 _warned: set[tuple[str, str]] = set()
 
@@ -87,7 +89,8 @@ def _replaced() -> dict[int, tuple[str, object]]:
     replaced: dict[int, tuple[str, object]] = {}
     for (name, attr), original in _snapshot.items():
         module = sys.modules.get(name)
-        if module is not None and getattr(module, attr, original) is not original:
+        # Replaced, or deleted (eventlet deletes what it cannot make green).
+        if module is not None and getattr(module, attr, _DELETED) is not original:
             replaced[id(original)] = (f"{name}.{attr}", original)
     monkey = sys.modules.get("gevent.monkey")
     for name, saved in (getattr(monkey, "saved", None) or {}).items():
