@@ -8,15 +8,14 @@ from ._blocking import BlockingDetector
 from ._capabilities import CAPABILITIES
 from ._engine import EventletEngine
 from ._patcher import EventletPatcher
-from ._timeout import EventletTimeout
 
 #: eventlet's own ``GreenPool`` default.
 DEFAULT_POOL_SIZE = 1000
 
 
 class EventletBackend(EngineBackend):
-    """``EngineBackend`` with a lock-free timeout scope on one hub timer
-    (same semantics as the core's, see :mod:`._timeout`)."""
+    """The eventlet Backend: the core's Pool, Timer and timeout scope over
+    eventlet's primitives."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -27,6 +26,3 @@ class EventletBackend(EngineBackend):
             patcher=EventletPatcher(),
             blocking_detector=BlockingDetector,
         )
-
-    def timeout(self, seconds: float | None) -> EventletTimeout:
-        return EventletTimeout(seconds)
