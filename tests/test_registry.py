@@ -216,3 +216,135 @@ def test_register_backend_refuses_bad_factories(factory: object) -> None:
 
 def test_protocol_version_constant() -> None:
     assert threads_backend().protocol_version == PROTOCOL_VERSION
+
+
+def _warned_backend(name: str) -> str:
+    """A snippet: look *name* up, print each warning, then the backend's module."""
+    return f"""
+        import warnings, greenabc
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            backend = greenabc.get_backend({name!r})
+        for w in caught:
+            print("WARNING:", w.category.__name__, w.message)
+        print("FROM:", type(backend.engine).__module__ if hasattr(backend, "engine") else "?")
+        print("NAME:", backend.name)
+    """
+
+
+NAMED_PLUGIN = """
+    import greenabc._threads as t
+    def backend():
+        b = t.backend()
+        b.name = {label!r}
+        return b
+"""
+
+
+def test_two_distributions_with_one_name_warn_and_the_first_on_sys_path_wins(
+    run_python: RunPython, make_plugin: Callable[..., Path], tmp_path: Path
+) -> None:
+    site_a = make_plugin(
+        "alpha-plugin", {"dup": "alpha_mod:backend"}, {"alpha_mod": NAMED_PLUGIN.format(label="A")}
+    ).rename(tmp_path / "site-a")
+    site_b = make_plugin(
+        "beta-plugin", {"dup": "beta_mod:backend"}, {"beta_mod": NAMED_PLUGIN.format(label="B")}
+    )
+    for first, second, winner, loser, loser_value in [
+        (site_a, site_b, "alpha-plugin", "beta-plugin", "beta_mod:backend"),
+        (site_b, site_a, "beta-plugin", "alpha-plugin", "alpha_mod:backend"),
+    ]:
+        result = run_python(_warned_backend("dup"), first, second)
+        assert result.returncode == 0, result.stderr
+        warned = [line for line in result.stdout.splitlines() if line.startswith("WARNING:")]
+        assert len(warned) == 1, result.stdout
+        assert "BackendConflictWarning" in warned[0]
+        assert f"'{winner}'" in warned[0]
+        assert f"'{loser}'" in warned[0]
+        assert f"using the one from '{winner}'" in warned[0]
+        assert f"greenabc.register_backend('dup', '{loser_value}', replace=True)" in warned[0]
+        assert f"NAME: {winner[0].upper()}" in result.stdout
+
+    # Following the warning's advice picks the other one, with no second warning.
+    chosen = run_python(
+        """
+        import warnings, greenabc
+        warnings.simplefilter("ignore")
+        greenabc.register_backend("dup", "beta_mod:backend", replace=True)
+        print("NAME:", greenabc.get_backend("dup").name)
+        """,
+        site_a,
+        site_b,
+    )
+    assert chosen.stdout.split() == ["NAME:", "B"], chosen.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "owner"),
+    [("threads", "greenabc"), ("gevent", "greenabc-gevent"), ("eventlet", "greenabc-eventlet")],
+)
+def test_a_plugin_cannot_silently_take_over_a_first_party_name(
+    run_python: RunPython, make_plugin: Callable[..., Path], name: str, owner: str
+) -> None:
+    # The impostor comes first on sys.path (PYTHONPATH), yet the owner keeps the name.
+    site = make_plugin(
+        "impostor-plugin",
+        {name: "impostor_mod:backend"},
+        {"impostor_mod": "raise SystemExit('the impostor was imported')"},
+    )
+    result = run_python(_warned_backend(name), site)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"NAME: {name}" in result.stdout
+    warned = [line for line in result.stdout.splitlines() if line.startswith("WARNING:")]
+    conflict = [line for line in warned if "BackendConflictWarning" in line]
+    assert len(conflict) == 1, result.stdout
+    assert f"'{owner}'" in conflict[0]
+    assert "'impostor-plugin'" in conflict[0]
+    assert f"using the one from '{owner}'" in conflict[0]
+    assert f"register_backend('{name}', 'impostor_mod:backend', replace=True)" in conflict[0]
+
+
+@pytest.mark.parametrize("name", ["gevent", "eventlet"])
+def test_adapter_installed_without_its_engine_says_to_install_the_engine(
+    run_python: RunPython, name: str
+) -> None:
+    # As after `pip install --no-deps greenabc-<name>`: the adapter is there, its engine not.
+    result = run_python(
+        f"""
+        import sys, greenabc
+        sys.modules[{name!r}] = None  # import {name} now raises ModuleNotFoundError
+        try:
+            greenabc.get_backend({name!r})
+        except greenabc.BackendUnavailableError as exc:
+            print("ERROR:", exc)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ERROR:"), result.stdout
+    assert f"pip install {name}\n" in result.stdout
+    assert f"pip install greenabc-{name}" not in result.stdout
+
+
+ENGINE_AT_IMPORT = "import no_such_engine_xyz\ndef backend():\n    pass"
+ENGINE_IN_FACTORY = "def backend():\n    import no_such_engine_xyz.hub"
+
+
+@pytest.mark.parametrize("source", [ENGINE_AT_IMPORT, ENGINE_IN_FACTORY], ids=["import", "factory"])
+def test_third_party_plugin_without_its_engine_names_the_missing_module(
+    run_python: RunPython, make_plugin: Callable[..., Path], source: str
+) -> None:
+    site = make_plugin("needs-engine", {"needs": "needs_mod:backend"}, {"needs_mod": source})
+    result = run_python(
+        """
+        import greenabc
+        try:
+            greenabc.get_backend("needs")
+        except greenabc.BackendUnavailableError as exc:
+            print("ERROR:", exc)
+        """,
+        site,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ERROR: backend 'needs'" in result.stdout
+    assert "of distribution 'needs-engine'" in result.stdout
+    assert result.stdout.rstrip().endswith("pip install no_such_engine_xyz"), result.stdout

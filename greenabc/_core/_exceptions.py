@@ -65,3 +65,8 @@ class HardTimeoutInterrupt(Interrupt):
 
 class ScopeInterrupt(Interrupt):
     """Delivered to the code inside an expired ``greenabc.timeout`` scope."""
+
+
+class BackendConflictWarning(UserWarning):
+    """Two distributions register the same backend name; the message names
+    both, the one in use, and how to choose the other."""

@@ -9,12 +9,18 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable
 from importlib import metadata
 from typing import Union
 
 from ..interfaces import SUPPORTED_PROTOCOL_VERSIONS, Backend
-from ._exceptions import BackendUnavailableError, GreenabcError, UnknownBackendError
+from ._exceptions import (
+    BackendConflictWarning,
+    BackendUnavailableError,
+    GreenabcError,
+    UnknownBackendError,
+)
 from ._patching import current_backend
 
 ENTRY_POINT_GROUP = "greenabc.backends"
@@ -25,6 +31,9 @@ DEFAULT_BACKEND = "threads"
 INSTALL_HINTS = {"gevent": "greenabc-gevent", "eventlet": "greenabc-eventlet"}
 #: Used when greenabc runs without its own metadata (e.g. from a source tree).
 _BUILTIN = {"threads": "greenabc._threads:backend"}
+#: The distribution that owns a first-party name: it wins a conflict wherever
+#: it is on sys.path.
+_OWNERS = {"threads": "greenabc", **INSTALL_HINTS}
 
 Factory = Callable[[], Backend]
 Spec = Union[Factory, str, metadata.EntryPoint]
@@ -38,8 +47,7 @@ class _Registry:
 
     def entry_points(self) -> dict[str, metadata.EntryPoint]:
         if self._entry_points is None:
-            found = {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
-            self._entry_points = found
+            self._entry_points = _first_of_each(metadata.entry_points(group=ENTRY_POINT_GROUP))
         return self._entry_points
 
     def spec(self, name: str) -> Spec | None:
@@ -64,16 +72,13 @@ class _Registry:
         try:
             factory = _resolve(spec)
         except ImportError as exc:
-            if name in INSTALL_HINTS:
-                raise BackendUnavailableError(
-                    f"the {name!r} backend ({origin}) cannot be imported: {exc}."
-                    f" Install it with: pip install {INSTALL_HINTS[name]}"
-                ) from exc
-            raise GreenabcError(f"backend {origin} failed to import: {exc!r}") from exc
+            raise _unimportable(name, spec, origin, exc) from exc
         except Exception as exc:
             raise GreenabcError(f"backend {origin} failed to import: {exc!r}") from exc
         try:
             backend = factory()
+        except ImportError as exc:  # a factory that imports its engine only when called
+            raise _unimportable(name, spec, origin, exc) from exc
         except Exception as exc:
             raise GreenabcError(f"backend {origin}: its factory raised {exc!r}") from exc
         if not isinstance(backend, Backend):
@@ -122,6 +127,63 @@ class _Registry:
         return sorted(viable)
 
 
+def _first_of_each(found: Iterable[metadata.EntryPoint]) -> dict[str, metadata.EntryPoint]:
+    """One entry point per name: the owner's for a first-party name, else the
+    first on sys.path. Warns for each other distribution claiming the name."""
+    chosen: dict[str, metadata.EntryPoint] = {}
+    others: dict[str, list[metadata.EntryPoint]] = {}
+    for ep in found:
+        first = chosen.setdefault(ep.name, ep)
+        if first is ep or (_dist(first) == _dist(ep) and first.value == ep.value):
+            continue
+        winner, loser = (ep, first) if _dist(ep) == _OWNERS.get(ep.name) else (first, ep)
+        chosen[ep.name] = winner
+        others.setdefault(ep.name, []).append(loser)
+    for name, losers in others.items():
+        winner = chosen[name]
+        for ep in losers:
+            warnings.warn(
+                f"two distributions register the greenabc backend {name!r}:"
+                f" {_dist(winner)!r} ({winner.value}) and {_dist(ep)!r} ({ep.value});"
+                f" using the one from {_dist(winner)!r}. To use the other:"
+                f" greenabc.register_backend({name!r}, {ep.value!r}, replace=True)",
+                BackendConflictWarning,
+                stacklevel=2,
+            )
+    return chosen
+
+
+def _dist(ep: metadata.EntryPoint) -> str:
+    return ep.dist.name if ep.dist is not None else "an unknown distribution"
+
+
+def _unimportable(name: str, spec: Spec, origin: str, exc: ImportError) -> GreenabcError:
+    """The error for a backend whose import failed, naming what to install:
+    the missing module if it is not the plugin's own (an adapter installed
+    without its engine), else the adapter's distribution if it is first-party."""
+    missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+    own = _module_of(spec)
+    if missing and (own is None or missing.partition(".")[0] != own.partition(".")[0]):
+        return BackendUnavailableError(
+            f"backend {origin} failed to import: {exc}."
+            f" Install what it needs: pip install {missing.partition('.')[0]}"
+        )
+    if name in INSTALL_HINTS:
+        return BackendUnavailableError(
+            f"backend {origin} failed to import: {exc}."
+            f" Install it with: pip install {INSTALL_HINTS[name]}"
+        )
+    return GreenabcError(f"backend {origin} failed to import: {exc!r}")
+
+
+def _module_of(spec: Spec) -> str | None:
+    if isinstance(spec, metadata.EntryPoint):
+        return spec.module
+    if isinstance(spec, str):
+        return spec.partition(":")[0]
+    return getattr(spec, "__module__", None)
+
+
 def _resolve(spec: Spec) -> Factory:
     if isinstance(spec, metadata.EntryPoint):
         loaded: Factory = spec.load()
@@ -139,8 +201,7 @@ def _resolve(spec: Spec) -> Factory:
 
 def _describe(name: str, spec: Spec) -> str:
     if isinstance(spec, metadata.EntryPoint):
-        dist = spec.dist.name if spec.dist is not None else "an unknown distribution"
-        return f"{name!r} (entry point {spec.value!r} of distribution {dist!r})"
+        return f"{name!r} (entry point {spec.value!r} of distribution {_dist(spec)!r})"
     if isinstance(spec, str):
         return f"{name!r} ({spec!r})"
     return f"{name!r} ({getattr(spec, '__qualname__', spec)!r}, registered at run time)"
