@@ -3,33 +3,58 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from .test_registry import BROKEN
 
-def greenabc_cli(*args: str) -> subprocess.CompletedProcess[str]:
+
+def greenabc_cli(
+    *args: str, env: dict[str, str] | None = None, path: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m greenabc ARGS`` with no $GREENABC_* but *env*, and
+    *path* on PYTHONPATH."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GREENABC_")}
+    full_env.update(env or {})
+    if path is not None:
+        full_env["PYTHONPATH"] = str(path)
     return subprocess.run(
         [sys.executable, "-W", "ignore::DeprecationWarning", "-m", "greenabc", *args],
         capture_output=True,
         text=True,
         timeout=60,
+        env=full_env,
     )
 
 
-@pytest.mark.parametrize("backend", [None, "threads", "gevent", "eventlet"])
-def test_demo_runs_the_requests_at_once(backend: str | None) -> None:
-    result = greenabc_cli("demo", *(["--backend", backend] if backend else []))
+def check_demo(result: subprocess.CompletedProcess[str], backend: str) -> None:
     assert result.returncode == 0, result.stderr
-    assert f"backend: {backend or 'threads'}" in result.stdout
+    assert f"backend: {backend}" in result.stdout
     took = re.search(r"20 requests of 0.2 s each took ([\d.]+) s", result.stdout)
     assert took is not None, result.stdout
     assert float(took.group(1)) < 2.0  # concurrent: far below the 4 s of their sum
     assert "hard timeout: task" in result.stdout
     assert "greenabc.timeout: timed out after 0.1 s" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("backend", [None, "threads", "gevent", "eventlet"])
+def test_demo_runs_the_requests_at_once(backend: str | None) -> None:
+    result = greenabc_cli("demo", *(["--backend", backend] if backend else []))
+    check_demo(result, backend or "threads")
+
+
+@pytest.mark.parametrize("backend", ["gevent", "eventlet"])
+def test_demo_patches_the_backend_named_by_the_environment(backend: str) -> None:
+    # Unpatched, the fetches ran one after another and the hard-timeout step hung.
+    result = greenabc_cli("demo", env={"GREENABC_BACKEND": backend})
+    check_demo(result, backend)
 
 
 def test_backends_lists_what_is_installed_with_capabilities() -> None:
@@ -46,3 +71,45 @@ def test_unknown_command_and_help() -> None:
     assert bad.returncode == 2
     assert "one of: demo, backends, run, check" in bad.stderr
     assert greenabc_cli("--help").returncode == 0
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_backends_lists_a_broken_plugin_as_broken_and_the_others_too(
+    make_plugin: Callable[..., Path], kind: str
+) -> None:
+    value, modules, message = BROKEN[kind]
+    site = make_plugin("shaky-plugin", {kind: value}, modules)
+    text = greenabc_cli("backends", "--capabilities", path=site)
+    assert text.returncode == 1, text.stderr
+    assert "Traceback" not in text.stderr, text.stderr
+    broken = [line for line in text.stdout.splitlines() if line.startswith(f"{kind} ")]
+    assert len(broken) == 1, text.stdout
+    assert broken[0].startswith(f"{kind} (broken: backend '{kind}' (entry point '{value}'")
+    assert message in broken[0]
+    assert "threads\n    is_green: False" in text.stdout
+
+    as_json = greenabc_cli("backends", "--capabilities", "--json", path=site)
+    assert as_json.returncode == 1, as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert kind in report["available"]
+    assert kind not in report["capabilities"]
+    assert message in report["broken"][kind]
+    assert "\n" not in report["broken"][kind]
+    assert set(report["capabilities"]) >= {"threads", "gevent", "eventlet"}
+
+
+def test_backends_with_nothing_broken_reports_no_broken_backend() -> None:
+    report = json.loads(greenabc_cli("backends", "--capabilities", "--json").stdout)
+    assert report["broken"] == {}
+
+
+@pytest.mark.parametrize("backend", ["gevent", "eventlet"])
+def test_check_patches_the_backend_named_by_the_environment(backend: str, tmp_path: Path) -> None:
+    (tmp_path / "early_mod.py").write_text("from socket import socket\n")
+    clean = greenabc_cli("check", env={"GREENABC_BACKEND": backend})
+    assert clean.returncode == 0, clean.stderr
+    assert f"patched engine: {backend}" in clean.stdout
+    early = greenabc_cli("check", "early_mod", env={"GREENABC_BACKEND": backend}, path=tmp_path)
+    assert early.returncode == 1, early.stdout + early.stderr
+    assert f"patched engine: {backend}" in early.stdout
+    assert "early_mod.socket is the unpatched socket.socket" in early.stdout

@@ -1,13 +1,15 @@
 """``python -m greenabc check [--backend NAME] [MODULE...]``.
 
 Imports each MODULE (as an application would, perhaps too early), patches
-NAME if given, then prints the patched engine, every early import that still
-holds an unpatched object, and the versions. Exit code 1 if any was found.
+NAME (default ``$GREENABC_BACKEND``, as ``run`` does), then prints the
+patched engine, every early import that still holds an unpatched object, and
+the versions. Exit code 1 if any was found.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from importlib import metadata
 
@@ -18,7 +20,10 @@ DISTRIBUTIONS = ("greenabc", "greenabc-gevent", "greenabc-eventlet", "gevent", "
 
 def main(argv: list[str]) -> int:
     parser = cli_parser("check")
-    parser.add_argument("--backend", help="patch this backend after importing the modules")
+    parser.add_argument(
+        "--backend",
+        help="patch this backend after importing the modules (default: $GREENABC_BACKEND)",
+    )
     parser.add_argument("modules", nargs="*", metavar="MODULE", help="import these first")
     args = parser.parse_args(argv)
     for name in args.modules:
@@ -26,11 +31,13 @@ def main(argv: list[str]) -> int:
     import warnings
 
     import greenabc
+    from greenabc._core._registry import ENV_BACKEND
 
-    if args.backend:
+    backend = args.backend or os.environ.get(ENV_BACKEND)
+    if backend:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", greenabc.PatchWarning)  # reported below instead
-            greenabc.patch(args.backend)
+            greenabc.patch(backend)
     print(f"patched engine: {greenabc.current_backend() or 'none'}")
     findings = greenabc.check_patching()
     if findings:

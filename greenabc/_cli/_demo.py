@@ -8,16 +8,21 @@ backend.
 
 from __future__ import annotations
 
+import os
+
 from . import parser as cli_parser
 
 
 def main(argv: list[str]) -> int:
     parser = cli_parser("demo")
-    parser.add_argument("--backend", default=None, help="backend name (default: the default one)")
+    parser.add_argument(
+        "--backend", default=None, help="backend name (default: $GREENABC_BACKEND, else threads)"
+    )
     args = parser.parse_args(argv)
-    if args.backend is not None:
-        import greenabc
+    import greenabc
+    from greenabc._core._registry import ENV_BACKEND
 
+    if args.backend is not None or os.environ.get(ENV_BACKEND):
         greenabc.patch(args.backend)  # first: green backends need patched sockets
     from . import _demo_app
 
