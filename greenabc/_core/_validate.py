@@ -14,19 +14,21 @@ def check_size(size: object, what: str = "size") -> int:
     return size
 
 
-def check_seconds(seconds: object, what: str = "seconds") -> float:
-    """A finite, non-negative number of seconds."""
+def check_seconds(seconds: object, what: str = "seconds", *, allow_none: bool = False) -> float:
+    """A finite, non-negative number of seconds. *allow_none* only says, in
+    the error, that the caller also accepts None (no limit); None itself is
+    :func:`check_optional_seconds`'s to let through."""
+    alternative = ", or None for no limit" if allow_none else ""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError(
-            f"{what} must be a number of seconds, got {type(seconds).__name__}: {seconds!r}"
+            f"{what} must be a number of seconds{alternative},"
+            f" got {type(seconds).__name__}: {seconds!r}"
         )
     if not seconds >= 0 or math.isinf(seconds):  # `not >=` also catches NaN
-        raise ValueError(
-            f"{what} must be a finite number >= 0 (use None for no limit), got {seconds!r}"
-        )
+        raise ValueError(f"{what} must be a finite number >= 0{alternative}, got {seconds!r}")
     return float(seconds)
 
 
 def check_optional_seconds(seconds: object, what: str = "seconds") -> float | None:
     """``None`` (no limit) or :func:`check_seconds`."""
-    return None if seconds is None else check_seconds(seconds, what)
+    return None if seconds is None else check_seconds(seconds, what, allow_none=True)
