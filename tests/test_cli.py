@@ -7,11 +7,13 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from .conftest import RunPython
 from .test_registry import BROKEN
 
 
@@ -113,3 +115,87 @@ def test_check_patches_the_backend_named_by_the_environment(backend: str, tmp_pa
     assert early.returncode == 1, early.stdout + early.stderr
     assert f"patched engine: {backend}" in early.stdout
     assert "early_mod.socket is the unpatched socket.socket" in early.stdout
+
+
+HIDE_MODULE = """
+    import runpy, sys
+
+    class Hide:  # as if {module} were not installed
+        def find_spec(self, name, path=None, target=None):
+            if name.partition(".")[0] == {module!r}:
+                raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+            return None
+
+    sys.meta_path.insert(0, Hide())
+    sys.argv = ["greenabc.testing", "threads", "--collect-only", "-q"]
+    runpy.run_module("greenabc.testing", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    ("module", "dist"),
+    [("pytest", "pytest"), ("pytest_timeout", "pytest-timeout"), ("hypothesis", "hypothesis")],
+)
+def test_kit_without_its_dependencies_says_what_to_install(
+    run_python: RunPython, module: str, dist: str
+) -> None:
+    result = run_python(HIDE_MODULE.format(module=module))
+    assert result.returncode != 0, result.stdout
+    assert result.stderr.splitlines() == [
+        f"greenabc.testing needs {dist}: pip install 'greenabc[testing]'"
+    ], result.stderr
+
+
+SHOW_TIMEOUTS = """
+    import sys, pytest, greenabc.testing
+
+    class Show:
+        def pytest_collection_finish(self, session):
+            for item in session.items:
+                marker = item.get_closest_marker("timeout")
+                print("TIMEOUT", marker.args if marker else None)
+
+    args = [str(greenabc.testing.SUITE), "-c", "pytest.ini", "-p", "no:cacheprovider"]
+    sys.exit(pytest.main([*args, "--collect-only", "-q", *{extra!r}], plugins=[Show()]))
+"""
+
+
+@pytest.mark.parametrize(
+    "extra", [[], ["--timeout", "300"], ["-o", "timeout=300"]], ids=["unset", "option", "ini"]
+)
+def test_kit_gives_each_suite_test_a_timeout_when_none_is_configured(
+    run_python: RunPython, tmp_path: Path, extra: list[str]
+) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")  # outside the repository: no timeout
+    result = run_python(SHOW_TIMEOUTS.format(extra=extra))
+    assert result.returncode == 0, result.stdout + result.stderr
+    timeouts = [line for line in result.stdout.splitlines() if line.startswith("TIMEOUT")]
+    assert len(timeouts) > 20, result.stdout
+    # The plugin's default where nothing is configured; the user's choice otherwise.
+    expected = "TIMEOUT None" if extra else "TIMEOUT (60.0,)"
+    assert set(timeouts) == {expected}, result.stdout
+
+
+SLEEPY_SUITE = """
+    import sys, pytest
+    from pathlib import Path
+    from greenabc.testing import plugin
+
+    plugin.DEFAULT_TIMEOUT = 1.0
+    plugin.SUITE = Path("suite")  # stands for the installed conformance suite
+    sys.exit(pytest.main(["suite", "-c", "pytest.ini", "-p", "no:cacheprovider", "-q"]))
+"""
+
+
+def test_kit_default_timeout_fails_a_test_that_hangs(run_python: RunPython, tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "suite" / "test_hangs.py").write_text(
+        "import time\n\ndef test_hangs():\n    time.sleep(30)\n"
+    )
+    started = time.monotonic()
+    result = run_python(SLEEPY_SUITE)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Timeout (>1.0s) from pytest-timeout" in result.stdout, result.stdout
+    assert "1 failed" in result.stdout
+    assert time.monotonic() - started < 25
