@@ -17,6 +17,7 @@ from . import signals
 from ._core import _early_imports
 from ._core._early_imports import Finding, check_patching
 from ._core._exceptions import (
+    BackendConflictWarning,
     BackendUnavailableError,
     GreenabcError,
     PatchError,
@@ -35,6 +36,7 @@ from ._core._registry import (
     get_backend,
     register_backend,
 )
+from ._core._task import current_task
 from .interfaces import Backend, Pool, Task, TimeoutScope, Timer, TimerEntry
 
 __version__ = "0.1.0"
@@ -44,6 +46,7 @@ _early_imports.take_snapshot()  # the stdlib as it is now, to find early imports
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Backend",
+    "BackendConflictWarning",
     "BackendUnavailableError",
     "Finding",
     "GreenabcError",
@@ -64,6 +67,7 @@ __all__ = [
     "available_backends",
     "check_patching",
     "current_backend",
+    "current_task",
     "detect_blocking",
     "get_backend",
     "get_pool",

@@ -141,12 +141,12 @@ class ThreadEngine:
     def interrupt(
         self, handle: object, exc_type: type[BaseException], guard: Callable[[], bool]
     ) -> None:
+        # Raised at the target's next check for asynchronous exceptions (a
+        # Python call or loop jump). Nothing is ever cleared with
+        # PyThreadState_SetAsyncExc(id, NULL): on 3.11 that leaves a flag set
+        # that a traced eval loop spins on; the core drains instead.
         if _set_async_exc is not None and guard():
             _set_async_exc(ctypes.c_ulong(handle), ctypes.py_object(exc_type))  # type: ignore[arg-type]
-
-    def clear_interrupt(self, handle: object) -> None:
-        if _set_async_exc is not None:
-            _set_async_exc(ctypes.c_ulong(handle), None)  # type: ignore[arg-type]
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)

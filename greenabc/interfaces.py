@@ -105,9 +105,17 @@ class Task(Protocol[T_co]):
         """Wait until the task's outcome is known; True if it is."""
         ...
 
-    def ready(self) -> bool: ...
+    def ready(self) -> bool:
+        """True once the outcome is decided (final from then on)."""
+        ...
 
     def successful(self) -> bool: ...
+
+    @property
+    def outcome(self) -> str | None:
+        """``"success"``, ``"failure"``, ``"timed out"``, ``"killed"``, or None
+        while undecided."""
+        ...
 
     def kill(self, block: bool = True, timeout: float | None = None) -> bool:
         """Report the task killed and interrupt it; with *block*, wait up to
@@ -302,8 +310,8 @@ class Engine(Protocol):
     """The primitives an adapter supplies; the core writes the semantics.
 
     *Handle* values (from :meth:`spawn` and :meth:`current`) are opaque to the
-    core: it only passes them back to :meth:`interrupt` and
-    :meth:`clear_interrupt`.
+    core: it compares them with ``==`` and passes them back to
+    :meth:`interrupt`.
     """
 
     def spawn(self, fn: Callable[[], object]) -> object:
@@ -317,14 +325,14 @@ class Engine(Protocol):
     def interrupt(
         self, handle: object, exc_type: type[BaseException], guard: Callable[[], bool]
     ) -> None:
-        """Raise *exc_type* in *handle* soon, if ``guard()`` is still true at
-        the moment of delivery. Called with the core's state lock held: must
-        not block or switch. Callable from timer callbacks."""
-        ...
-
-    def clear_interrupt(self, handle: object) -> None:
-        """Drop an interrupt that was delivered to *handle* (the caller) but
-        not yet raised. Engines that deliver atomically make this a no-op."""
+        """Raise *exc_type* in *handle* soon: at its next switch on a green
+        engine (checking ``guard()`` at delivery, and dropping the interrupt
+        if it is false), at its next Python-level check on threads (checking
+        ``guard()`` as it sends). Called with the core's state lock held: must
+        not block or switch. Callable from timer callbacks. The core never
+        interrupts the calling thread or green thread with it, and drains an
+        interrupt that may be pending once ``guard()`` turns false (it calls
+        a Python function, where CPython raises asynchronous exceptions)."""
         ...
 
     def sleep(self, seconds: float) -> None: ...

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from blinker import Signal
 
-__all__ = ["hub_blocked", "pool_apply", "pool_postshutdown", "pool_preshutdown", "pool_started"]
+__all__ = [
+    "hub_blocked",
+    "pool_apply",
+    "pool_postshutdown",
+    "pool_preshutdown",
+    "pool_started",
+    "task_unresponsive",
+]
 
 #: A pool was created. ``receiver(pool)``.
 pool_started = Signal("pool_started")
@@ -16,5 +23,8 @@ pool_apply = Signal("pool_apply")
 pool_preshutdown = Signal("pool_preshutdown")
 #: ``close()`` ended: the workers are stopped. ``receiver(pool)``.
 pool_postshutdown = Signal("pool_postshutdown")
+#: A task still runs long after it was killed or timed out (it ignores its
+#: interrupts). ``receiver(pool, task=task, seconds=...)``: seconds since then.
+task_unresponsive = Signal("task_unresponsive")
 #: The hub was blocked. ``receiver(backend_name, seconds=..., stack=...)``.
 hub_blocked = Signal("hub_blocked")

@@ -8,6 +8,7 @@ from greenabc import adapter, interfaces, signals
 PUBLIC = {
     "ENTRY_POINT_GROUP",
     "Backend",
+    "BackendConflictWarning",
     "BackendUnavailableError",
     "Finding",
     "GreenabcError",
@@ -28,6 +29,7 @@ PUBLIC = {
     "available_backends",
     "check_patching",
     "current_backend",
+    "current_task",
     "detect_blocking",
     "get_backend",
     "get_pool",

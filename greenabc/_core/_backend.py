@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 from ..interfaces import PROTOCOL_VERSION, Cancellable, Capabilities, Engine, Patcher, TimeoutScope
-from ._exceptions import GreenabcError
+from ._exceptions import GreenabcError, PatchWarning
+from ._patching import current_backend
 from ._pool import EnginePool
 from ._timeout import EngineTimeout
 from ._timer import EngineTimer
@@ -39,18 +41,43 @@ class EngineBackend:
         self.patcher = patcher
         self._blocking_detector = blocking_detector
         self._scope_lock = engine.lock()
+        # Green engines warn once if used unpatched (checked on first use, not
+        # here: greenabc.patch builds the backend before it patches).
+        self._unpatched_check = capabilities.is_green and patcher is not None
 
     def __repr__(self) -> str:
         return f"<greenabc Backend {self.name!r}>"
 
     def create_pool(self, size: int | None = None) -> EnginePool:
+        if self._unpatched_check:
+            self._warn_if_unpatched()
         return EnginePool(self.engine, self.default_pool_size if size is None else size, self.name)
 
     def create_timer(self) -> EngineTimer:
+        if self._unpatched_check:
+            self._warn_if_unpatched()
         return EngineTimer(self.engine)
 
     def timeout(self, seconds: float | None) -> TimeoutScope:
+        if self._unpatched_check:
+            self._warn_if_unpatched()
         return EngineTimeout(self.engine, self._scope_lock, seconds)
+
+    def _warn_if_unpatched(self) -> None:
+        """A green engine that is not patched runs blocking calls one after
+        another: say so once, with what to do."""
+        if current_backend() == self.name:
+            self._unpatched_check = False
+            return
+        self._unpatched_check = False
+        warnings.warn(
+            f"the {self.name!r} backend is used but {self.name} has not patched the"
+            " standard library: time.sleep, sockets and locks will block every task"
+            f" in turn. Call greenabc.patch({self.name!r}) first thing, or run the"
+            f" program with: python -m greenabc run --backend {self.name} ...",
+            PatchWarning,
+            stacklevel=3,
+        )
 
     def detect_blocking(self, threshold: float) -> Cancellable:
         threshold = check_seconds(threshold, "threshold")

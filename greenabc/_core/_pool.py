@@ -6,9 +6,13 @@ than a hand-off. ``size`` slots, counted by the engine's semaphore, bound the
 tasks accepted at once; ``spawn`` blocks while all are taken.
 
 Every outcome is decided once, under ``self._lock``: by the worker when the
-task returns or raises, by the hard-timeout timer, or by a kill. Interrupts are
-sent only after a decision (soft timeouts excepted) and only while the task is
-still running, so a late one never reaches the next task of the same worker.
+task returns or raises (timed out if that is past its hard deadline, whether
+or not a timer got to run), by the hard-timeout timer, or by a kill.
+Interrupts are sent only while the task runs, so a late one never reaches the
+next task of the same worker; after a kill or hard timeout they are sent again
+every ``REINTERRUPT_INTERVAL`` until the task ends (code that catches
+``BaseException`` cannot keep its worker), and a task still running
+``UNRESPONSIVE_AFTER`` seconds after its outcome was decided is reported.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from ._task import (
     SUCCESS,
     TIMED_OUT,
     Task,
+    _checkpoint,
+    _current,
     call_logged,
     logger,
 )
@@ -47,9 +53,14 @@ from ._validate import check_optional_seconds, check_size
 
 T = TypeVar("T")
 
-#: After ``close``'s deadline the rest is killed; this bounds the wait for
-#: them to stop (a thread blocked in C cannot be stopped at all).
-KILL_GRACE = 1.0
+#: After ``close``'s deadline the rest is killed; ``close`` waits this long
+#: for them to stop, then returns and logs the ones still running (a thread
+#: blocked in C cannot be stopped at all).
+KILL_GRACE = 0.05
+#: A killed or timed-out task is interrupted again this often until it ends.
+REINTERRUPT_INTERVAL = 0.01
+#: A task still running this long after its kill or timeout is reported.
+UNRESPONSIVE_AFTER = 1.0
 
 _ids = itertools.count(1)
 
@@ -71,7 +82,7 @@ class EnginePool:
         self._active: dict[int, Task[Any]] = {}  # accepted, not yet released
         self._busy = 0  # accepted tasks + timeout callbacks still running
         self._waiting = 0  # spawns blocked on a full pool
-        self._join_events: list[EventLike] = []
+        self._join_events: list[tuple[EventLike, int]] = []  # (event, own task or not)
         self._closed = False
         self._completed = self._failed = self._timed_out = self._killed = 0
         signals.pool_started.send(self)
@@ -168,7 +179,6 @@ class EnginePool:
         me = self._engine.current()
         promised = True  # a new worker has a task waiting for it
         while True:
-            task = None
             try:
                 if not promised:
                     with self._lock:
@@ -181,13 +191,8 @@ class EnginePool:
                 if task is None:
                     return
                 self._run(task, me)
-            except BaseException as exc:
-                # An interrupt sent just before its task ended, raised after
-                # fn returned: finish the task as _run would have.
-                if task is not None and task._state in (RUNNING, FINISHING):
-                    self._finish(task, me, False, exc)
-                elif not isinstance(exc, (Interrupt, SoftTimeout)):
-                    logger.exception("greenabc: worker of %r failed", self)
+            except BaseException:
+                logger.exception("greenabc: worker of %r failed", self)
 
     def _run(self, task: Task[Any], me: object) -> None:
         engine = self._engine
@@ -198,9 +203,11 @@ class EnginePool:
             task._state = RUNNING
             task._worker = me
             if task.timeout is not None:
+                task._deadline = engine.monotonic() + task.timeout
                 task._hard_timer = engine.call_later(task.timeout, self._expire_hard, task)
             if task.soft_timeout is not None:
                 task._soft_timer = engine.call_later(task.soft_timeout, self._expire_soft, task)
+        _current.set(task)
         try:
             if task.accept_callback is not None:
                 call_logged("accept_callback", task.accept_callback, task)
@@ -209,28 +216,61 @@ class EnginePool:
         except BaseException as exc:  # an interrupt too: the outcome is decided below
             value = exc
             ok = False
-        self._finish(task, me, ok, value)
+        while True:
+            try:
+                self._finish(task, ok, value)
+                return
+            except BaseException:
+                # An interrupt sent just before fn returned landed on the way
+                # in (it is raised at a Python call on threads): try again.
+                if task._state != RUNNING:
+                    raise
 
-    def _finish(self, task: Task[Any], me: object, ok: bool, value: Any) -> None:
-        with self._lock:
-            task._state = FINISHING  # no interrupt is sent from now on...
-            self._engine.clear_interrupt(me)  # ...and one already sent is dropped
-            decided_here = task._outcome is None
-            if decided_here:
-                task._value = value
-                if ok:
-                    task._outcome = SUCCESS
-                    self._completed += 1
-                else:
-                    task._outcome = FAILURE
-                    self._failed += 1
-                if not task._has_listeners():  # the common case: one lock section
+    def _finish(self, task: Task[Any], ok: bool, value: Any) -> None:
+        _current.set(None)
+        settled = False
+        try:
+            with self._lock:
+                task._state = FINISHING  # no interrupt is sent from now on
+                if not task._interrupted:  # so none is pending: settle in this section
+                    settled = True
+                    if not (self._settle(task, ok, value) and task._has_listeners()):
+                        self._release(task)  # the common case: one lock section
+                        return
+            if not settled:
+                _checkpoint()  # one sent before FINISHING is raised here at the latest
+        except BaseException:
+            if settled:
+                raise
+        if not settled:
+            with self._lock:
+                if not (self._settle(task, ok, value) and task._has_listeners()):
                     self._release(task)
                     return
-        if decided_here:
+        try:
             task._announce()
-        with self._lock:
-            self._release(task)
+        finally:
+            with self._lock:
+                self._release(task)
+
+    def _settle(self, task: Task[Any], ok: bool, value: Any) -> bool:
+        """Decide the worker's outcome unless one is already decided: timed
+        out if past the hard deadline, else its result. With the lock held."""
+        if task._outcome is not None:
+            return False
+        if task.timeout is not None and self._engine.monotonic() >= task._deadline:
+            task._outcome = TIMED_OUT  # the deadline passed while no timer could run
+            task._value = TaskTimedOut(task.id, task.timeout)
+            self._timed_out += 1
+        elif ok:
+            task._outcome = SUCCESS
+            task._value = value
+            self._completed += 1
+        else:
+            task._outcome = FAILURE
+            task._value = value
+            self._failed += 1
+        return True
 
     def _release(self, task: Task[Any]) -> None:
         """Give the task's slot back; called with the lock held."""
@@ -249,10 +289,14 @@ class EnginePool:
 
     def _done_busy(self) -> None:
         self._busy -= 1
-        if not self._busy and self._join_events:
-            for event in self._join_events:
-                event.set()
-            self._join_events.clear()
+        if self._busy <= 1 and self._join_events:
+            waiting = []
+            for event, own in self._join_events:
+                if self._busy <= own:
+                    event.set()
+                else:
+                    waiting.append((event, own))
+            self._join_events = waiting
 
     # -- deciding an outcome from outside the worker ------------------------
 
@@ -268,6 +312,49 @@ class EnginePool:
             self._timed_out += 1
         return True
 
+    def _stop(self, task: Task[Any], exc_type: type[Interrupt]) -> None:
+        """Interrupt a running task whose outcome was just decided, now and
+        again until it ends; with the lock held."""
+        engine = self._engine
+        task._interrupted = True
+        task._decided_at = engine.monotonic()
+        if task._hard_timer is not None:
+            task._hard_timer.cancel()
+        if task._worker == engine.current():  # a task stopping itself: at its next check
+            task._hard_timer = engine.call_later(0.0, self._reinterrupt, task, exc_type)
+            return
+        engine.interrupt(task._worker, exc_type, self._still_running(task))
+        task._hard_timer = engine.call_later(
+            REINTERRUPT_INTERVAL, self._reinterrupt, task, exc_type
+        )
+
+    def _reinterrupt(self, task: Task[Any], exc_type: type[Interrupt]) -> None:
+        # Level-triggered, as trio's cancellation: a decided task that caught
+        # its interrupt gets another at its next switch, until it ends.
+        engine = self._engine
+        with self._lock:
+            if task._state != RUNNING:
+                return
+            engine.interrupt(task._worker, exc_type, self._still_running(task))
+            task._hard_timer = engine.call_later(
+                REINTERRUPT_INTERVAL, self._reinterrupt, task, exc_type
+            )
+            late = engine.monotonic() - task._decided_at
+            report = late >= UNRESPONSIVE_AFTER and not task._reported
+            if report:
+                task._reported = True
+        if report:
+            logger.warning(
+                "greenabc: %r of %r still runs %.1f s after it was %s: it ignores its"
+                " interrupts (a blocking call that cannot be interrupted, or code that"
+                " catches BaseException) and holds a worker",
+                task,
+                self,
+                late,
+                task._outcome,
+            )
+            signals.task_unresponsive.send(self, task=task, seconds=late)
+
     def _still_running(self, task: Task[Any]) -> Callable[[], bool]:
         return lambda: task._state == RUNNING
 
@@ -278,9 +365,10 @@ class EnginePool:
             if task._state != RUNNING:
                 return
             assert task.timeout is not None
+            task._hard_timer = None
             if not self._decide(task, TIMED_OUT, TaskTimedOut(task.id, task.timeout)):
                 return
-            self._engine.interrupt(task._worker, HardTimeoutInterrupt, self._still_running(task))
+            self._stop(task, HardTimeoutInterrupt)
             self._busy += 1  # join() waits for the callbacks too
         self._engine.spawn(lambda: self._announce_then_done(task))  # callbacks may block
 
@@ -294,6 +382,7 @@ class EnginePool:
     def _expire_soft(self, task: Task[Any]) -> None:
         with self._lock:
             if task._state == RUNNING and task._outcome is None:
+                task._interrupted = True
                 self._engine.interrupt(
                     task._worker,
                     SoftTimeout,
@@ -305,7 +394,7 @@ class EnginePool:
             if not self._decide(task, KILLED, TaskKilled(f"task {task.id} was killed")):
                 return
             if task._state == RUNNING:
-                self._engine.interrupt(task._worker, KillInterrupt, self._still_running(task))
+                self._stop(task, KillInterrupt)
         task._announce()
 
     # -- whole-pool operations ----------------------------------------------
@@ -327,21 +416,26 @@ class EnginePool:
             yield done.get().get()
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait until no task is running (``None``: unbounded); True if none is."""
+        """Wait until no task is running (``None``: unbounded); True if none is.
+        Called from one of the pool's own tasks, it waits for the others."""
         timeout = check_optional_seconds(timeout, "timeout")
+        me = _current.get()
+        own = 1 if me is not None and me._pool is self and me._state == RUNNING else 0
         with self._lock:
-            if not self._busy:
+            if self._busy <= own:
                 return True
             event = self._engine.event()
-            self._join_events.append(event)
+            self._join_events.append((event, own))
         event.wait(timeout)
-        return not self._busy
+        return self._busy <= own
 
     def resize(self, size: int) -> None:
         """Change the number of tasks run at once; growing wakes blocked spawns
         at once, shrinking takes effect as running tasks finish."""
         check_size(size)
         with self._lock:
+            if self._closed:
+                raise PoolClosed(f"{self!r} is closed: it cannot be resized")
             grow = size - self._size
             self._size = size
             if grow > 0:
@@ -367,7 +461,9 @@ class EnginePool:
     def close(self, timeout: float | None = None) -> bool:
         """Stop accepting work, wait up to *timeout* (``None``: unbounded) for
         running tasks, kill the rest, and stop the workers. True if everything
-        finished before the deadline."""
+        finished before the deadline. Returns within *timeout* + ``KILL_GRACE``
+        (plus the kills' error callbacks); tasks that have not stopped by then
+        are logged and go on being interrupted until they end."""
         timeout = check_optional_seconds(timeout, "timeout")
         with self._lock:
             if self._closed:
@@ -377,8 +473,16 @@ class EnginePool:
                 self._slots.release()  # each woken spawn wakes the next
         signals.pool_preshutdown.send(self)
         clean = self.join(timeout)
-        if not clean:
-            self.kill(KILL_GRACE)
+        if not clean and not self.kill(KILL_GRACE):
+            with self._lock:
+                stuck = [t for t in self._active.values() if t._state == RUNNING]
+            if stuck:
+                logger.warning(
+                    "greenabc: %r closed with %d task(s) still running after their kill: %s",
+                    self,
+                    len(stuck),
+                    ", ".join(map(repr, stuck[:10])) + (" ..." if len(stuck) > 10 else ""),
+                )
         with self._lock:
             workers = self._workers
         for _ in range(workers):
@@ -406,6 +510,8 @@ class EnginePool:
         return self._closed
 
     def __enter__(self) -> Self:
+        if self._closed:
+            raise PoolClosed(f"{self!r} is closed: create a new pool to use it in a with block")
         return self
 
     def __exit__(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._exceptions import TimeoutExpired
@@ -23,6 +24,26 @@ QUEUED, RUNNING, FINISHING, RELEASED = 0, 1, 2, 3
 # lock: the worker (success/failure), the hard-timeout timer, or a kill.
 SUCCESS, FAILURE, TIMED_OUT, KILLED = "success", "failure", "timed out", "killed"
 
+#: The task the calling code runs in. Each green thread and each OS thread has
+#: a context of its own, so this works on every engine without asking one.
+_current: ContextVar[Task[Any] | None] = ContextVar("greenabc_current_task", default=None)
+
+
+def current_task() -> Task[Any] | None:
+    """The Task the calling code runs in, or None outside any task.
+
+    ``current_task().ready()`` is True once the task's outcome is decided
+    (killed, or past its hard deadline): whatever it does from then on is
+    discarded, so cooperating code (a result store) can drop late writes.
+    """
+    return _current.get()
+
+
+def _checkpoint() -> None:
+    """Calling this is a point where an interrupt already sent to the calling
+    OS thread is raised (CPython checks for asynchronous exceptions on entry
+    to a Python function); a no-op on green engines."""
+
 
 def call_logged(what: str, fn: Callable[..., object], *args: Any) -> None:
     """Call a user callback; an exception is logged, never propagated, so one
@@ -37,12 +58,17 @@ class Task(Generic[T]):
     """A handle on one accepted unit of work (see ``greenabc.interfaces.Task``)."""
 
     __slots__ = (
+        "__weakref__",
+        "_deadline",
+        "_decided_at",
         "_done_callbacks",
         "_done_event",
         "_hard_timer",
+        "_interrupted",
         "_outcome",
         "_pool",
         "_released_event",
+        "_reported",
         "_soft_timer",
         "_state",
         "_value",
@@ -88,7 +114,11 @@ class Task(Generic[T]):
         self._outcome: str | None = None
         self._value: Any = None
         self._worker: object = None
-        self._hard_timer: Any = None
+        self._deadline = 0.0  # the hard deadline, once running with a timeout
+        self._decided_at = 0.0  # when a kill or timeout decided the outcome
+        self._interrupted = False  # an interrupt was sent: the worker drains it
+        self._reported = False  # reported as still running long after its decision
+        self._hard_timer: Any = None  # the hard timeout; after a decision, the re-interrupt
         self._soft_timer: Any = None
         self._done_event: Any = None
         self._released_event: Any = None
@@ -108,8 +138,15 @@ class Task(Generic[T]):
 
     @property
     def outcome(self) -> str | None:
-        """``"success"``, ``"failure"``, ``"timed out"``, ``"killed"`` or None."""
+        """``"success"``, ``"failure"``, ``"timed out"``, ``"killed"`` or None
+        while undecided. Decided once, and final."""
         return self._outcome
+
+    @property
+    def running(self) -> bool:
+        """True while a worker runs the task's function, even after its
+        outcome was decided (a task that ignores its kill runs on)."""
+        return self._state == RUNNING
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the outcome is known; True if it is. ``None``: unbounded."""
@@ -141,8 +178,8 @@ class Task(Generic[T]):
         True if the task is no longer running."""
         timeout = check_optional_seconds(timeout, "timeout")
         self._pool._kill_task(self)
-        if not block or self._state == RELEASED:
-            return self._state == RELEASED
+        if not block or self._state == RELEASED or _current.get() is self:
+            return self._state == RELEASED  # a task never waits for itself
         pool = self._pool
         with pool._lock:
             if self._state == RELEASED:

@@ -9,18 +9,34 @@ from typing_extensions import Self
 
 from ..interfaces import Cancellable, Engine, LockLike
 from ._exceptions import ScopeInterrupt, TimeoutExpired
+from ._task import _checkpoint
 from ._validate import check_optional_seconds
+
+#: An expired scope whose block caught its interrupt is interrupted again
+#: this often, until the block ends.
+REINTERRUPT_INTERVAL = 0.01
 
 
 class EngineTimeout:
     """``with scope:`` raises ``TimeoutExpired`` if the block outlives *seconds*.
 
     On expiry the code inside is interrupted with a ``BaseException`` (so
-    ``except Exception:`` cannot swallow it); if it swallows it anyway, the
-    scope still raises ``TimeoutExpired`` when the block ends.
+    ``except Exception:`` cannot swallow it), and again at its later switches
+    if it catches that anyway. Whether the block outlived its deadline is
+    decided on exit by the clock, so a block that never yields (and so never
+    let a timer run) still raises ``TimeoutExpired`` when it ends late.
     """
 
-    __slots__ = ("_active", "_engine", "_handle", "_lock", "_target", "expired", "seconds")
+    __slots__ = (
+        "_active",
+        "_deadline",
+        "_engine",
+        "_handle",
+        "_lock",
+        "_target",
+        "expired",
+        "seconds",
+    )
 
     def __init__(self, engine: Engine, lock: LockLike, seconds: float | None) -> None:
         self._engine = engine
@@ -28,6 +44,7 @@ class EngineTimeout:
         self.seconds = check_optional_seconds(seconds)
         self.expired = False
         self._active = False
+        self._deadline = 0.0
         self._handle: Cancellable | None = None
         self._target: object = None
 
@@ -38,9 +55,11 @@ class EngineTimeout:
         if self._active or self._handle is not None:
             raise RuntimeError("a timeout scope can be entered only once")
         if self.seconds is not None:
-            self._target = self._engine.current()
+            engine = self._engine
+            self._target = engine.current()
             self._active = True
-            self._handle = self._engine.call_later(self.seconds, self._fire)
+            self._deadline = engine.monotonic() + self.seconds
+            self._handle = engine.call_later(self.seconds, self._fire)
         return self
 
     def _is_active(self) -> bool:
@@ -51,6 +70,7 @@ class EngineTimeout:
             if self._active:
                 self.expired = True
                 self._engine.interrupt(self._target, ScopeInterrupt, self._is_active)
+                self._handle = self._engine.call_later(REINTERRUPT_INTERVAL, self._fire)
 
     def __exit__(
         self,
@@ -58,14 +78,22 @@ class EngineTimeout:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        handle = self._handle
-        if handle is None:
+        if self._handle is None:
             return None
-        with self._lock:
-            self._active = False
-            if self.expired:
-                self._engine.clear_interrupt(self._target)
-        handle.cancel()
+        while True:  # an interrupt sent before _active fell is raised in here at the latest
+            try:
+                with self._lock:
+                    self._active = False  # no interrupt is sent from now on
+                    handle = self._handle
+                if handle is not None:
+                    handle.cancel()
+                if self.expired:
+                    _checkpoint()
+                break
+            except ScopeInterrupt:
+                pass
+        if not self.expired and self._engine.monotonic() >= self._deadline:
+            self.expired = True  # the deadline passed while no timer could run
         if self.expired and (exc is None or isinstance(exc, ScopeInterrupt)):
             raise TimeoutExpired(f"timed out after {self.seconds:g} s") from None
         return None

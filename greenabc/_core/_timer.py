@@ -35,6 +35,10 @@ _COMPACT_AFTER = 1024
 _by_deadline = attrgetter("deadline")
 
 
+def _not_callable(fn: object) -> TypeError:
+    return TypeError(f"fn must be callable, got {type(fn).__name__}: {fn!r}")
+
+
 class EngineTimerEntry:
     """One scheduled call (see ``greenabc.interfaces.TimerEntry``)."""
 
@@ -82,6 +86,7 @@ class EngineTimer:
         self._cancelled = 0  # cancelled entries still in buckets
         self._wakeup: Cancellable | None = None  # the engine call for the earliest bucket
         self._wakeup_key = 0
+        self._firing: list[EngineTimerEntry] = []  # the batch being fired, for clear()
         self._stopped = False
 
     def call_after(
@@ -91,6 +96,8 @@ class EngineTimer:
         # The hot path: _push inlined, the common case (bucket exists) first.
         if not (type(delay) is float or type(delay) is int) or not 0 <= delay < 1e12:
             delay = check_seconds(delay, "delay")
+        if not callable(fn):
+            raise _not_callable(fn)
         if self._stopped:
             raise GreenabcError("this timer is stopped: create a new one to schedule more")
         deadline = self._monotonic() + delay
@@ -125,6 +132,8 @@ class EngineTimer:
         args: tuple[Any, ...],
         interval: float | None,
     ) -> EngineTimerEntry:
+        if not callable(fn):
+            raise _not_callable(fn)
         if self._stopped:
             raise GreenabcError("this timer is stopped: create a new one to schedule more")
         entry = EngineTimerEntry(self, deadline, fn, args, interval)
@@ -157,7 +166,7 @@ class EngineTimer:
     def _take_due(self) -> list[EngineTimerEntry] | None:
         """Pop the earliest bucket if it is due, else re-arm; with the lock held."""
         keys = self._keys
-        if not keys:
+        if not keys or self._stopped:
             self._wakeup = None
             return None
         key = keys[0]
@@ -179,15 +188,19 @@ class EngineTimer:
         while True:
             with self._lock:
                 bucket = self._take_due()
-            if bucket is None:
-                return
-            bucket.sort(key=_by_deadline)
+                if bucket is None:
+                    self._firing = []
+                    return
+                bucket.sort(key=_by_deadline)
+                self._firing = bucket  # clear() and stop() cancel what is left of it
             for index, entry in enumerate(bucket):
                 if entry.cancelled:
                     continue
                 if entry.interval is not None:  # keep the rhythm, never burst
                     entry.deadline = max(entry.deadline + entry.interval, self._engine.monotonic())
                     with self._lock:
+                        if entry.cancelled:  # by clear() or stop() on another thread
+                            continue
                         self._insert(entry)
                 try:
                     entry.fn(*entry.args)
@@ -220,9 +233,14 @@ class EngineTimer:
         entry.cancel()
 
     def clear(self) -> None:
-        """Cancel every pending entry."""
-        for entry in self.queue:
+        """Cancel every pending entry, those of a batch now firing too (when
+        called from a timer callback)."""
+        with self._lock:
+            firing = [e for e in self._firing if not e.cancelled]
+        for entry in firing:
             entry.cancel()
+        for pending in self.queue:
+            pending.cancel()
 
     @property
     def queue(self) -> list[TimerEntry]:

@@ -234,9 +234,6 @@ class EventletEngine:
         # when the hub delivers, so a late interrupt reaches nothing.
         schedule(get_hub(), 0, _deliver, handle, exc_type, guard)
 
-    def clear_interrupt(self, handle: object) -> None:
-        """Nothing to clear: delivery checks its guard atomically."""
-
     def sleep(self, seconds: float) -> None:
         sleep(seconds)
 

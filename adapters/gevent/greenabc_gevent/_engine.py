@@ -70,9 +70,6 @@ class GeventEngine:
         # target would run (and want that lock) before we return.
         get_hub().loop.run_callback(_deliver, handle, exc_type, guard)
 
-    def clear_interrupt(self, handle: object) -> None:
-        """Nothing to drop: :func:`_deliver` checks the guard as it throws."""
-
     def sleep(self, seconds: float) -> None:
         gevent.sleep(seconds)
 

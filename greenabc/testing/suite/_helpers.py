@@ -19,6 +19,14 @@ def spin(seconds: float = 30.0) -> None:
         time.sleep(0.005)
 
 
+def busy(seconds: float) -> None:
+    """Run Python code without yielding for *seconds*: no green thread
+    switches, no hub timer runs; on threads it can be interrupted."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = PROMPT) -> bool:
     end = time.monotonic() + timeout
     while not predicate():

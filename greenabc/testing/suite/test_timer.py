@@ -149,3 +149,64 @@ def test_bad_delays_are_refused(timer: greenabc.Timer, seconds: Any) -> None:
     with pytest.raises(ValueError, match="interval"):
         timer.call_repeatedly(0, print)
     assert timer.queue == []
+
+
+def test_clear_from_a_callback_cancels_the_rest_of_its_batch(timer: greenabc.Timer) -> None:
+    fired: list[str] = []
+    when = time.monotonic() + 0.05
+
+    def clearer() -> None:
+        fired.append("clearer")
+        timer.clear()
+
+    timer.call_at(when, clearer)
+    timer.call_at(when, fired.append, "victim")  # due at the same moment: same batch
+    time.sleep(0.3)
+    assert fired == ["clearer"]
+    assert timer.queue == []
+
+
+def test_stop_from_a_callback_stops_a_repeating_entry_of_its_batch(
+    timer: greenabc.Timer,
+) -> None:
+    fired: list[str] = []
+    first = time.monotonic() + 0.05
+
+    def stopper() -> None:
+        fired.append("stopper")
+        timer.stop()
+
+    timer.call_at(first, stopper)
+    repeating = timer.call_repeatedly(0.05, fired.append, "tick")
+    # Due at the stopper's moment, or just after: either way stop() must end it.
+    time.sleep(0.4)
+    assert fired.count("stopper") == 1
+    assert fired.count("tick") <= 1, fired
+    assert repeating.cancelled
+    count = len(fired)
+    time.sleep(0.2)
+    assert len(fired) == count
+
+
+def test_timer_entry_cancelled_by_an_earlier_entry_of_its_batch(timer: greenabc.Timer) -> None:
+    fired: list[str] = []
+    when = time.monotonic() + 0.05
+    victim = None
+
+    def canceller() -> None:
+        fired.append("canceller")
+        assert victim is not None
+        victim.cancel()
+
+    timer.call_at(when, canceller)
+    victim = timer.call_at(when, fired.append, "victim")
+    time.sleep(0.3)
+    assert fired == ["canceller"]
+
+
+@pytest.mark.parametrize("fn", ["not callable", None, 3])
+def test_scheduling_something_not_callable_is_refused(timer: greenabc.Timer, fn: Any) -> None:
+    for schedule in (timer.call_after, timer.call_at, timer.call_repeatedly):
+        with pytest.raises(TypeError, match="callable"):
+            schedule(1.0, fn)
+    assert timer.queue == []

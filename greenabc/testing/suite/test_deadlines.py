@@ -1,0 +1,384 @@
+"""The deadline rule and level-triggered interrupts, on every backend.
+
+A deadline decides the outcome whether or not a timer got to run; a decided
+outcome is final; an interrupt that the code catches is sent again until the
+code ends. ``busy`` never yields: on a green engine no timer runs while it
+does, on threads it is interrupted between bytecodes.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import weakref
+from typing import Any
+
+import pytest
+
+import greenabc
+from greenabc import signals
+
+from ._helpers import PROMPT, busy, spin, wait_until
+
+
+class Outcomes:
+    """Records which callback ran, with what."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: list[tuple[str, Any]] = []
+
+    def callbacks(self, *, timeout_callback: bool = True) -> dict[str, Any]:
+        got: dict[str, Any] = {
+            "callback": lambda r: self.add("callback", r),
+            "error_callback": lambda e: self.add("error", e),
+        }
+        if timeout_callback:
+            got["timeout_callback"] = lambda e: self.add("timeout", e)
+        return got
+
+    def add(self, kind: str, value: Any) -> None:
+        with self.lock:
+            self.calls.append((kind, value))
+
+
+# -- code that never yields ----------------------------------------------------
+
+
+def test_task_that_never_yields_past_its_hard_deadline_is_timed_out(
+    pool: greenabc.Pool,
+) -> None:
+    seen = Outcomes()
+    task = pool.apply_async(busy, (0.4,), timeout=0.1, **seen.callbacks())
+    with pytest.raises(greenabc.TaskTimedOut):
+        task.get(timeout=PROMPT)
+    assert pool.join(PROMPT)
+    assert [kind for kind, _ in seen.calls] == ["timeout"]
+    assert isinstance(seen.calls[0][1], greenabc.TaskTimedOut)
+    stats = pool.stats()
+    assert (stats["timed_out"], stats["completed"], stats["failed"]) == (1, 0, 0)
+
+
+def test_without_timeout_callback_the_error_callback_gets_the_timeout(
+    pool: greenabc.Pool,
+) -> None:
+    seen = Outcomes()
+    task = pool.apply_async(busy, (0.3,), timeout=0.05, **seen.callbacks(timeout_callback=False))
+    task.wait(PROMPT)
+    assert pool.join(PROMPT)
+    assert [kind for kind, _ in seen.calls] == ["error"]
+    assert isinstance(seen.calls[0][1], greenabc.TaskTimedOut)
+    assert task.outcome == "timed out"
+
+
+def test_failure_after_the_hard_deadline_is_a_timeout_too(pool: greenabc.Pool) -> None:
+    def late_failure() -> None:
+        busy(0.3)
+        raise KeyError("late")
+
+    task = pool.apply_async(late_failure, timeout=0.05)
+    with pytest.raises(greenabc.TaskTimedOut):
+        task.get(timeout=PROMPT)
+
+
+def test_task_within_its_deadline_keeps_its_result(pool: greenabc.Pool) -> None:
+    def quick() -> str:
+        busy(0.01)
+        return "done"
+
+    task = pool.apply_async(quick, timeout=5.0)
+    assert task.get(timeout=PROMPT) == "done"
+
+
+def test_scope_whose_block_never_yields_raises_on_exit(
+    greenabc_backend: greenabc.Backend,
+) -> None:
+    scope = greenabc_backend.timeout(0.1)
+    started = time.monotonic()
+    with pytest.raises(greenabc.TimeoutExpired), scope:
+        busy(0.4)
+    assert scope.expired
+    assert time.monotonic() - started < PROMPT
+
+
+def test_scope_within_its_deadline_is_silent(greenabc_backend: greenabc.Backend) -> None:
+    with greenabc_backend.timeout(5.0) as scope:
+        busy(0.01)
+    assert not scope.expired
+
+
+def test_nested_scopes_expiring_together_raise_once(
+    greenabc_backend: greenabc.Backend,
+) -> None:
+    outer = greenabc_backend.timeout(0.1)
+    inner = greenabc_backend.timeout(0.1)
+    with pytest.raises(greenabc.TimeoutExpired), outer, inner:
+        busy(0.3)
+    assert outer.expired and inner.expired
+
+
+def test_outer_scope_still_raises_after_the_inner_expiry_was_handled(
+    greenabc_backend: greenabc.Backend,
+) -> None:
+    handled = False
+    with pytest.raises(greenabc.TimeoutExpired), greenabc_backend.timeout(0.15) as outer:
+        try:
+            with greenabc_backend.timeout(0.05):
+                busy(0.3)
+        except greenabc.TimeoutExpired:
+            handled = True
+        busy(0.2)  # past the outer deadline however early the inner one ended
+    assert handled and outer.expired
+
+
+def test_soft_deadline_passed_without_yielding_raises_at_the_next_switch(
+    pool: greenabc.Pool,
+) -> None:
+    def task_body() -> str:
+        try:
+            busy(0.3)  # passes the soft deadline without yielding
+            time.sleep(1.0)  # the next switch (green), or interrupted before it (threads)
+        except greenabc.SoftTimeout:
+            return "cleaned up"
+        return "never told"
+
+    started = time.monotonic()
+    task = pool.apply_async(task_body, soft_timeout=0.1, timeout=5.0)
+    assert task.get(timeout=PROMPT + 1) == "cleaned up"
+    assert time.monotonic() - started < 1.0
+
+
+# -- interrupts that are caught ----------------------------------------------------
+
+
+def stubborn(done: threading.Event, caught: list[int], until: int = 1_000_000) -> str:
+    """Catches every interrupt (a broad retry loop) and goes on, until told."""
+    while not done.is_set():
+        try:
+            time.sleep(0.005)
+        except BaseException:
+            caught.append(1)
+            if len(caught) >= until:
+                return "finished anyway"
+    return "told to stop"
+
+
+@pytest.mark.parametrize("how", ["kill", "timeout"])
+def test_caught_interrupt_is_sent_again_until_the_task_ends(pool: greenabc.Pool, how: str) -> None:
+    seen = Outcomes()
+    caught: list[int] = []
+    task = pool.apply_async(
+        stubborn,
+        (threading.Event(), caught, 3),
+        timeout=0.05 if how == "timeout" else None,
+        **seen.callbacks(timeout_callback=False),
+    )
+    assert wait_until(lambda: pool.stats()["running"] == 1)
+    if how == "kill":
+        task.kill(block=False)
+    assert wait_until(lambda: pool.stats()["accepted"] == 0, PROMPT * 2), caught
+    assert len(caught) >= 3
+    expected = greenabc.TaskKilled if how == "kill" else greenabc.TaskTimedOut
+    with pytest.raises(expected):
+        task.get(timeout=0)
+    assert pool.join(PROMPT)
+    assert [kind for kind, _ in seen.calls] == ["error"]  # the late return is discarded
+
+
+def test_task_that_ignores_its_kill_is_reported(
+    pool: greenabc.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    reports: list[tuple[object, float]] = []
+
+    def receiver(sender: object, task: object, seconds: float) -> None:
+        reports.append((task, seconds))
+
+    signals.task_unresponsive.connect(receiver)
+    done = threading.Event()
+    try:
+        with caplog.at_level(logging.WARNING, logger="greenabc"):
+            task = pool.spawn(stubborn, done, [])
+            assert wait_until(lambda: pool.stats()["running"] == 1)
+            task.kill(block=False)
+            assert wait_until(lambda: bool(reports), PROMPT * 2)
+    finally:
+        done.set()
+        signals.task_unresponsive.disconnect(receiver)
+    assert reports[0][0] is task
+    assert reports[0][1] >= 1.0
+    assert any("ignores its interrupts" in r.getMessage() for r in caplog.records)
+    assert pool.join(PROMPT)
+    with pytest.raises(greenabc.TaskKilled):
+        task.get(timeout=0)
+
+
+def test_current_task_says_the_outcome_is_decided(pool: greenabc.Pool) -> None:
+    seen: list[tuple[bool, str | None]] = []
+
+    def body() -> None:
+        me = greenabc.current_task()
+        assert me is not None
+        seen.append((me.ready(), None))
+        try:
+            busy(0.3)
+            time.sleep(1.0)
+        except BaseException:  # a blocking finally, a broad handler
+            me = greenabc.current_task()
+            assert me is not None
+            seen.append((me.ready(), getattr(me, "outcome", None)))
+
+    task = pool.apply_async(body, timeout=0.05)
+    with pytest.raises(greenabc.TaskTimedOut):
+        task.get(timeout=PROMPT)
+    assert wait_until(lambda: len(seen) == 2)
+    assert seen == [(False, None), (True, "timed out")]
+
+
+def test_current_task_is_the_running_task_and_none_outside(pool: greenabc.Pool) -> None:
+    assert greenabc.current_task() is None
+    task = pool.spawn(greenabc.current_task)
+    assert task.get(timeout=PROMPT) is task
+    assert greenabc.current_task() is None
+
+
+def test_task_handles_can_be_weakly_referenced(pool: greenabc.Pool) -> None:
+    task = pool.spawn(int)
+    ref = weakref.ref(task)
+    assert ref() is task
+    task.get(timeout=PROMPT)
+
+
+# -- kills from inside ---------------------------------------------------------------
+
+
+def test_task_that_kills_itself_gets_its_error_callback(pool: greenabc.Pool) -> None:
+    seen = Outcomes()
+    after: list[str] = []
+
+    def suicide() -> str:
+        me = greenabc.current_task()
+        assert me is not None
+        stopped = me.kill()  # must not wait for itself
+        after.append(f"kill returned {stopped}")
+        time.sleep(1.0)  # interrupted here at the latest
+        after.append("ran on")
+        return "survived"
+
+    task = pool.apply_async(suicide, **seen.callbacks())
+    with pytest.raises(greenabc.TaskKilled):
+        task.get(timeout=PROMPT)
+    assert pool.join(PROMPT)
+    assert [kind for kind, _ in seen.calls] == ["error"]
+    assert after == ["kill returned False"]
+
+
+def test_pool_kill_from_inside_a_task_kills_every_task(pool: greenabc.Pool) -> None:
+    seen = Outcomes()
+    started = threading.Semaphore(0)
+
+    def victim() -> str:
+        started.release()
+        spin(5.0)
+        return "survived"
+
+    def killer() -> str:
+        for _ in range(3):
+            assert started.acquire(timeout=PROMPT)
+        pool.kill(timeout=PROMPT)  # waits for the others, not for itself
+        spin(5.0)
+        return "survived"
+
+    tasks = [pool.apply_async(victim, **seen.callbacks()) for _ in range(3)]
+    tasks.append(pool.apply_async(killer, **seen.callbacks()))
+    assert pool.join(PROMPT * 2)
+    assert sorted(kind for kind, _ in seen.calls) == ["error"] * 4
+    assert all(isinstance(value, greenabc.TaskKilled) for _, value in seen.calls)
+    assert pool.stats()["killed"] == 4
+
+
+def test_join_from_inside_a_task_waits_for_the_others(pool: greenabc.Pool) -> None:
+    other = pool.spawn(time.sleep, 0.1)
+    task = pool.spawn(lambda: pool.join(PROMPT) and other.ready())
+    assert task.get(timeout=PROMPT * 2) is True
+
+
+def test_polling_join_zero_terminates(pool: greenabc.Pool) -> None:
+    for _ in range(4):
+        pool.spawn(time.sleep, 0.05)
+    end = time.monotonic() + PROMPT * 2
+    polls = 0
+    while not pool.join(0):
+        polls += 1
+        assert time.monotonic() < end, "join(0) never became true"
+        time.sleep(0.001)
+    assert polls > 0
+
+
+# -- bounded shutdown ----------------------------------------------------------------
+
+
+def test_close_returns_within_its_bound_when_tasks_ignore_their_kill(
+    greenabc_backend: greenabc.Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    pool = greenabc_backend.create_pool(4)
+    done = threading.Event()
+    try:
+        task = pool.spawn(stubborn, done, [])
+        assert wait_until(lambda: pool.stats()["running"] == 1)
+        with caplog.at_level(logging.WARNING, logger="greenabc"):
+            started = time.monotonic()
+            assert pool.close(timeout=0.2) is False
+            took = time.monotonic() - started
+        # 0.2 s, a 0.05 s grace, and room for a noisy machine; the old
+        # behaviour overshot by a whole second.
+        assert took < 0.2 + 0.5, took
+        assert any("still running" in r.getMessage() for r in caplog.records)
+        assert task.outcome == "killed"
+    finally:
+        done.set()
+    assert pool.join(PROMPT)
+
+
+# -- bad input --------------------------------------------------------------------
+
+
+def test_closed_pool_refuses_resize_and_with(greenabc_backend: greenabc.Backend) -> None:
+    pool = greenabc_backend.create_pool(2)
+    pool.close(timeout=PROMPT)
+    with pytest.raises(greenabc.PoolClosed, match="closed"):
+        pool.resize(4)
+    with pytest.raises(greenabc.PoolClosed, match="closed"), pool:
+        pass
+
+
+# -- tracers ---------------------------------------------------------------------------
+
+
+def test_traced_code_runs_after_pool_tasks(greenabc_backend_name: str) -> None:
+    # coverage, pdb and hypothesis trace: on CPython 3.11 a stray
+    # PyThreadState_SetAsyncExc(id, NULL) made traced code spin forever.
+    code = f"""
+        import sys, time, greenabc
+        if {greenabc_backend_name!r} != "threads":
+            greenabc.patch({greenabc_backend_name!r})
+        pool = greenabc.get_pool({greenabc_backend_name!r}, 4)
+        for _ in range(3):
+            pool.spawn(int).get(5)
+        pool.apply_async(time.sleep, (1,), timeout=0.01).wait(5)
+        pool.spawn(time.sleep, 1).kill(timeout=5)
+        sys.settrace(lambda *a: None)
+        total = sum(range(100000))
+        sys.settrace(None)
+        print("traced", total)
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.stdout.split() == ["traced", str(sum(range(100000)))], result.stderr
