@@ -13,6 +13,9 @@ Patcher, gathered by a Backend) and choose the engine by name at run time::
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from . import signals
 from ._core import _early_imports
 from ._core._early_imports import Finding, check_patching
@@ -30,6 +33,21 @@ from ._core._exceptions import (
     UnknownBackendError,
 )
 from ._core._patching import current_backend, detect_blocking, patch
+from ._core._primitives import (
+    BoundedSemaphore,
+    Condition,
+    Event,
+    Lock,
+    Queue,
+    RLock,
+    Semaphore,
+    from_thread,
+    local,
+    sleep,
+    to_thread,
+    wait_readable,
+    wait_writable,
+)
 from ._core._registry import (
     ENTRY_POINT_GROUP,
     available_backends,
@@ -41,6 +59,8 @@ from .interfaces import Backend, Pool, Task, TimeoutScope, Timer, TimerEntry
 
 __version__ = "0.1.0"
 
+T = TypeVar("T")
+
 _early_imports.take_snapshot()  # the stdlib as it is now, to find early imports if we patch later
 
 __all__ = [
@@ -48,12 +68,19 @@ __all__ = [
     "Backend",
     "BackendConflictWarning",
     "BackendUnavailableError",
+    "BoundedSemaphore",
+    "Condition",
+    "Event",
     "Finding",
     "GreenabcError",
+    "Lock",
     "PatchError",
     "PatchWarning",
     "Pool",
     "PoolClosed",
+    "Queue",
+    "RLock",
+    "Semaphore",
     "SoftTimeout",
     "Task",
     "TaskKilled",
@@ -69,13 +96,20 @@ __all__ = [
     "current_backend",
     "current_task",
     "detect_blocking",
+    "from_thread",
     "get_backend",
     "get_pool",
     "get_timer",
+    "local",
     "patch",
     "register_backend",
     "signals",
+    "sleep",
+    "spawn",
     "timeout",
+    "to_thread",
+    "wait_readable",
+    "wait_writable",
 ]
 
 
@@ -83,6 +117,12 @@ def get_pool(name: str | None = None, size: int | None = None) -> Pool:
     """A new Pool of the backend *name* (see :func:`get_backend`) running at
     most *size* tasks at once (default: the backend's own)."""
     return get_backend(name).create_pool(size)
+
+
+def spawn(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Task[T]:
+    """Run ``fn(*args, **kwargs)`` now in a green thread (or a thread) of the
+    default backend, bounded by no pool; returns its Task (get, wait, kill)."""
+    return get_backend().spawn(fn, *args, **kwargs)
 
 
 def get_timer(name: str | None = None) -> Timer:

@@ -22,10 +22,25 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ._core._backend import EngineBackend
-from .interfaces import Capabilities, EventLike, LockLike, QueueLike, SemaphoreLike
+from ._core._primitives import POLL_READ, POLL_WRITE, poll_fd
+from .interfaces import (
+    Capabilities,
+    EventLike,
+    LockLike,
+    Portal,
+    QueueLike,
+    SemaphoreLike,
+    SyncCondition,
+    SyncEvent,
+    SyncLock,
+    SyncQueue,
+    SyncSemaphore,
+)
+
+T = TypeVar("T")
 
 logger = logging.getLogger("greenabc")
 
@@ -168,6 +183,65 @@ class ThreadEngine:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    # Protocol version 2 (see greenabc.interfaces.Engine).
+
+    protocol_version = 2
+
+    def to_thread(self, fn: Callable[[], T]) -> T:
+        # Every task is an OS thread already: call in place, so blocking here
+        # stalls nobody else and no extra threads are started.
+        return fn()
+
+    def portal(self) -> Portal:
+        return _ThreadPortal(self._scheduler)
+
+    def wait_readable(self, fd: int, timeout: float | None) -> bool:
+        return poll_fd(fd, POLL_READ, timeout)
+
+    def wait_writable(self, fd: int, timeout: float | None) -> bool:
+        return poll_fd(fd, POLL_WRITE, timeout)
+
+    # The standard library's own primitives, looked up at call time.
+
+    def Event(self) -> SyncEvent:  # noqa: N802
+        return threading.Event()
+
+    def Lock(self) -> SyncLock:  # noqa: N802
+        return threading.Lock()
+
+    def RLock(self) -> SyncLock:  # noqa: N802
+        return threading.RLock()
+
+    def Semaphore(self, value: int = 1) -> SyncSemaphore:  # noqa: N802
+        return threading.Semaphore(value)
+
+    def BoundedSemaphore(self, value: int = 1) -> SyncSemaphore:  # noqa: N802
+        return threading.BoundedSemaphore(value)
+
+    def Condition(self, lock: SyncLock | None = None) -> SyncCondition:  # noqa: N802
+        return threading.Condition(lock)  # type: ignore[arg-type]
+
+    def Queue(self, maxsize: int = 0) -> SyncQueue:  # noqa: N802
+        return queue.Queue(maxsize)
+
+    def local(self) -> Any:
+        return threading.local()
+
+
+class _ThreadPortal:
+    """Every OS thread is an engine thread here: calls go to the scheduler."""
+
+    __slots__ = ("_scheduler",)
+
+    def __init__(self, scheduler: _Scheduler) -> None:
+        self._scheduler = scheduler
+
+    def call_soon(self, fn: Callable[..., object], /, *args: Any) -> None:
+        self._scheduler.call_later(0, fn, *args)
+
+    def is_home(self) -> bool:
+        return True
 
 
 CAPABILITIES = Capabilities(

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, Union, runtime_checkable
 
 from typing_extensions import Self
 
@@ -29,12 +29,20 @@ __all__ = [
     "Cancellable",
     "Capabilities",
     "Engine",
+    "EngineV1",
     "EventLike",
+    "FileDescriptorLike",
     "LockLike",
     "Patcher",
     "Pool",
+    "Portal",
     "QueueLike",
     "SemaphoreLike",
+    "SyncCondition",
+    "SyncEvent",
+    "SyncLock",
+    "SyncQueue",
+    "SyncSemaphore",
     "Task",
     "TimeoutScope",
     "Timer",
@@ -43,9 +51,48 @@ __all__ = [
 
 #: The version of these interfaces. An adapter sets ``protocol_version`` on its
 #: Backend to the value it was written against.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 #: The versions this release of greenabc can drive.
-SUPPORTED_PROTOCOL_VERSIONS = frozenset({1})
+SUPPORTED_PROTOCOL_VERSIONS = frozenset({1, 2})
+
+#: What each protocol version of :class:`Backend` requires, by member name:
+#: version 2 adds the primitives for library authors. The registry checks a
+#: backend against the version it declares.
+BACKEND_MEMBERS: dict[int, frozenset[str]] = {
+    1: frozenset(
+        {
+            "name",
+            "protocol_version",
+            "capabilities",
+            "patcher",
+            "create_pool",
+            "create_timer",
+            "timeout",
+            "detect_blocking",
+        }
+    ),
+}
+BACKEND_MEMBERS[2] = BACKEND_MEMBERS[1] | {
+    "spawn",
+    "sleep",
+    "Event",
+    "Lock",
+    "RLock",
+    "Semaphore",
+    "BoundedSemaphore",
+    "Condition",
+    "Queue",
+    "local",
+    "to_thread",
+    "from_thread",
+    "wait_readable",
+    "wait_writable",
+}
+
+#: The Engine methods protocol version 2 adds: only what an engine alone can
+#: do (an OS-thread pool, a way in from another OS thread, waiting on a file
+#: descriptor). Everything else is derived by the core.
+ENGINE_V2_METHODS = ("to_thread", "portal", "wait_readable", "wait_writable")
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -146,6 +193,8 @@ class Pool(Protocol):
         timeout: float | None = None,
         soft_timeout: float | None = None,
         timeout_callback: Callable[[BaseException], object] | None = None,
+        soft_timeout_exc: type[BaseException] = ...,
+        soft_timeout_callback: Callable[[Task[T]], object] | None = None,
     ) -> Task[T]: ...
 
     def map(self, fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]: ...
@@ -238,9 +287,118 @@ class Patcher(Protocol):
     def original(self, module: str, name: str) -> Any: ...
 
 
+class HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+#: What ``wait_readable`` / ``wait_writable`` accept: an fd or an object with
+#: ``fileno()`` (a socket, a file).
+FileDescriptorLike = Union[int, HasFileno]
+
+
+class SyncEvent(Protocol):
+    """``threading.Event``'s API (``greenabc.Event()``)."""
+
+    def set(self) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the flag is set or *timeout* passes; the flag."""
+        ...
+
+
+class SyncLock(Protocol):
+    """``threading.Lock``'s and ``threading.RLock``'s API."""
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool: ...
+
+    def release(self) -> None: ...
+
+    def __enter__(self) -> bool: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None: ...
+
+
+class SyncSemaphore(Protocol):
+    """``threading.Semaphore``'s and ``threading.BoundedSemaphore``'s API."""
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool: ...
+
+    def release(self, n: int = 1) -> None: ...
+
+    def __enter__(self) -> bool: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None: ...
+
+
+class SyncCondition(Protocol):
+    """``threading.Condition``'s API."""
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool: ...
+
+    def release(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float | None = None) -> T: ...
+
+    def notify(self, n: int = 1) -> None: ...
+
+    def notify_all(self) -> None: ...
+
+    def __enter__(self) -> bool: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None: ...
+
+
+class SyncQueue(Protocol):
+    """``queue.Queue``'s API: ``put``/``get`` raise ``queue.Full`` /
+    ``queue.Empty`` (the standard library's classes)."""
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None: ...
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any: ...
+
+    def put_nowait(self, item: Any) -> None: ...
+
+    def get_nowait(self) -> Any: ...
+
+    def qsize(self) -> int: ...
+
+    def empty(self) -> bool: ...
+
+    def full(self) -> bool: ...
+
+    def task_done(self) -> None: ...
+
+    def join(self) -> Any: ...
+
+
 @runtime_checkable
 class Backend(Protocol):
-    """A named engine: gathers Pool, Timer, Timeout and Patcher."""
+    """A named engine: gathers Pool, Timer, Timeout and Patcher (protocol
+    version 1) and the primitives for library authors (version 2)."""
 
     name: str
     protocol_version: int
@@ -250,6 +408,10 @@ class Backend(Protocol):
 
     def create_pool(self, size: int | None = None) -> Pool: ...
 
+    def spawn(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Task[T]:
+        """Run ``fn(*args, **kwargs)`` now, bounded by no pool."""
+        ...
+
     def create_timer(self) -> Timer: ...
 
     def timeout(self, seconds: float | None) -> TimeoutScope: ...
@@ -257,6 +419,47 @@ class Backend(Protocol):
     def detect_blocking(self, threshold: float) -> Cancellable:
         """Report hub stalls longer than *threshold* seconds on the logger
         ``greenabc.blocking``; raises ``GreenabcError`` where unsupported."""
+        ...
+
+    # Protocol version 2: the primitives, with the standard library's names
+    # and semantics, on this backend's engine (see docs/library-authors.md).
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def Event(self) -> SyncEvent: ...  # noqa: N802 (the stdlib's names)
+
+    def Lock(self) -> SyncLock: ...  # noqa: N802
+
+    def RLock(self) -> SyncLock: ...  # noqa: N802
+
+    def Semaphore(self, value: int = 1) -> SyncSemaphore: ...  # noqa: N802
+
+    def BoundedSemaphore(self, value: int = 1) -> SyncSemaphore: ...  # noqa: N802
+
+    def Condition(self, lock: SyncLock | None = None) -> SyncCondition: ...  # noqa: N802
+
+    def Queue(self, maxsize: int = 0) -> SyncQueue: ...  # noqa: N802
+
+    def local(self) -> Any:
+        """An object whose attributes are per green thread (or thread)."""
+        ...
+
+    def to_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` in an OS thread of a bounded pool and
+        return its result (or raise its exception); the engine keeps running."""
+        ...
+
+    def from_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """From an OS thread outside the engine: run ``fn(*args, **kwargs)`` in
+        the engine (a green thread of its hub) and wait for its result."""
+        ...
+
+    def wait_readable(self, fd: FileDescriptorLike, timeout: float | None = None) -> bool:
+        """Wait until *fd* is readable: True, or False once *timeout* passes."""
+        ...
+
+    def wait_writable(self, fd: FileDescriptorLike, timeout: float | None = None) -> bool:
+        """Wait until *fd* is writable: True, or False once *timeout* passes."""
         ...
 
 
@@ -306,8 +509,10 @@ class QueueLike(Protocol):
     def get(self) -> Any: ...
 
 
-class Engine(Protocol):
-    """The primitives an adapter supplies; the core writes the semantics.
+class EngineV1(Protocol):
+    """The primitives of protocol version 1 (see :class:`Engine`, version 2,
+    which adds what only an engine can do for library authors); the core
+    writes the semantics.
 
     *Handle* values (from :meth:`spawn` and :meth:`current`) are opaque to the
     core: it compares them with ``==`` and passes them back to
@@ -355,4 +560,57 @@ class Engine(Protocol):
 
     def monotonic(self) -> float:
         """The clock that ``call_later`` and ``Timer.call_at`` use."""
+        ...
+
+
+class Portal(Protocol):
+    """A way into one engine thread (the OS thread whose hub runs green
+    threads) from any other OS thread."""
+
+    def call_soon(self, fn: Callable[..., object], /, *args: Any) -> None:
+        """Thread-safe: have ``fn(*args)`` called soon in the engine thread's
+        scheduler (the hub), waking it if it sleeps. *fn* must not block."""
+        ...
+
+    def is_home(self) -> bool:
+        """True if the calling OS thread is this portal's engine thread."""
+        ...
+
+
+class Engine(EngineV1, Protocol):
+    """The primitives an adapter supplies (protocol version 2); the core
+    writes the semantics.
+
+    Version 2 adds only what an engine alone can do: an OS-thread pool
+    (:meth:`to_thread`), a thread-safe way in (:meth:`portal`) and waiting on a
+    file descriptor. Event, Lock, RLock, Semaphore, BoundedSemaphore,
+    Condition, Queue and local are derived by the core from the version 1
+    primitives; an engine MAY supply a native one as an attribute of that
+    name (a class or factory with the standard library's signature and
+    semantics, e.g. ``Event = gevent.event.Event``), which the core then
+    uses instead. A version 1 engine (no ``protocol_version``, or ``1``) keeps
+    working: the core supplies defaults where it safely can.
+    """
+
+    #: The version of this protocol the engine implements (absent: 1).
+    protocol_version: int
+
+    def to_thread(self, fn: Callable[[], T]) -> T:
+        """Run *fn* in an OS thread of a bounded pool, blocking only the
+        caller (its green thread), not the engine; return *fn*'s result or
+        raise its exception (any ``BaseException``)."""
+        ...
+
+    def portal(self) -> Portal:
+        """Called in an engine thread: a :class:`Portal` into it. May be
+        cached per engine thread."""
+        ...
+
+    def wait_readable(self, fd: int, timeout: float | None) -> bool:
+        """Wait (yielding to the engine) until *fd* is readable; False if
+        *timeout* seconds pass first."""
+        ...
+
+    def wait_writable(self, fd: int, timeout: float | None) -> bool:
+        """Wait until *fd* is writable; False if *timeout* seconds pass first."""
         ...

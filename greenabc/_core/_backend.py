@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ..interfaces import PROTOCOL_VERSION, Cancellable, Capabilities, Engine, Patcher, TimeoutScope
 from ._exceptions import GreenabcError, PatchWarning
 from ._patching import current_backend
 from ._pool import EnginePool
+from ._primitives import PrimitivesMixin
+from ._task import Task
 from ._timeout import EngineTimeout
 from ._timer import EngineTimer
 from ._validate import check_seconds, check_size
 
+T = TypeVar("T")
 
-class EngineBackend:
+#: spawn() runs on a pool this large: bounded by memory alone.
+UNBOUNDED = 2**31 - 1
+#: Idle workers spawn() keeps for reuse; more than this leave.
+SPAWN_IDLE_WORKERS = 256
+
+
+class EngineBackend(PrimitivesMixin):
     """The Backend an adapter returns: Pool, Timer and Timeout semantics come
     from the core, the primitives from *engine*.
 
@@ -44,6 +54,8 @@ class EngineBackend:
         # Green engines warn once if used unpatched (checked on first use, not
         # here: greenabc.patch builds the backend before it patches).
         self._unpatched_check = capabilities.is_green and patcher is not None
+        self._spawn_pool: EnginePool | None = None  # spawn()'s, created on first use
+        self._init_primitives()  # protocol 2: Event, Queue, to_thread... (see _primitives)
 
     def __repr__(self) -> str:
         return f"<greenabc Backend {self.name!r}>"
@@ -52,6 +64,15 @@ class EngineBackend:
         if self._unpatched_check:
             self._warn_if_unpatched()
         return EnginePool(self.engine, self.default_pool_size if size is None else size, self.name)
+
+    def spawn(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Task[T]:
+        """Run ``fn(*args, **kwargs)`` now, bounded by no pool; its Task has
+        the pool's semantics (get, wait, kill, add_done_callback)."""
+        pool = self._spawn_pool
+        if pool is None:
+            pool = self._spawn_pool = self.create_pool(UNBOUNDED)
+            pool._max_idle = SPAWN_IDLE_WORKERS
+        return pool.spawn(fn, *args, **kwargs)
 
     def create_timer(self) -> EngineTimer:
         if self._unpatched_check:
@@ -81,6 +102,8 @@ class EngineBackend:
 
     def detect_blocking(self, threshold: float) -> Cancellable:
         threshold = check_seconds(threshold, "threshold")
+        if threshold == 0:
+            raise ValueError("threshold must be > 0 seconds: every hub iteration would be a report")
         if self._blocking_detector is None:
             raise GreenabcError(
                 f"the {self.name!r} backend cannot detect a blocked hub"

@@ -68,7 +68,9 @@ _ids = itertools.count(1)
 class EnginePool:
     """A Pool over an :class:`~greenabc.interfaces.Engine` (see ``greenabc.interfaces.Pool``)."""
 
-    def __init__(self, engine: Engine, size: int, backend_name: str) -> None:
+    def __init__(
+        self, engine: Engine, size: int, backend_name: str, *, max_idle: int | None = None
+    ) -> None:
         check_size(size)
         self._engine = engine
         self.backend_name = backend_name
@@ -79,6 +81,7 @@ class EnginePool:
         self._queue = engine.queue()
         self._workers = 0
         self._idle = 0  # workers waiting on the queue, not yet promised a task
+        self._max_idle = size if max_idle is None else max_idle  # more idle workers leave
         self._active: dict[int, Task[Any]] = {}  # accepted, not yet released
         self._busy = 0  # accepted tasks + timeout callbacks still running
         self._waiting = 0  # spawns blocked on a full pool
@@ -113,6 +116,8 @@ class EnginePool:
         timeout: float | None = None,
         soft_timeout: float | None = None,
         timeout_callback: Callable[[BaseException], object] | None = None,
+        soft_timeout_exc: type[BaseException] = SoftTimeout,
+        soft_timeout_callback: Callable[[Task[T]], object] | None = None,
     ) -> Task[T]:
         """Accept ``fn(*args, **kwargs)``; blocks while the pool is full.
 
@@ -121,12 +126,21 @@ class EnginePool:
         ``TaskTimedOut``; *error_callback* gets it when there is none) runs
         once the outcome is known. *accept_callback* gets the task when a
         worker starts it. *timeout* and *soft_timeout* count from that start.
+        When the soft deadline passes, *soft_timeout_exc* (default
+        ``SoftTimeout``) is raised inside the task and *soft_timeout_callback*
+        gets the task (in a green thread or thread of its own).
         """
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}: {fn!r}")
         if timeout is not None or soft_timeout is not None:
             timeout = check_optional_seconds(timeout, "timeout")
             soft_timeout = check_optional_seconds(soft_timeout, "soft_timeout")
+            if not (
+                isinstance(soft_timeout_exc, type) and issubclass(soft_timeout_exc, BaseException)
+            ):
+                raise TypeError(
+                    f"soft_timeout_exc must be an exception class, got {soft_timeout_exc!r}"
+                )
         if self._closed:
             raise PoolClosed(f"{self!r} is closed: create a new pool to run more work")
         task: Task[T] = Task(
@@ -141,6 +155,8 @@ class EnginePool:
             timeout,
             soft_timeout,
             timeout_callback,
+            soft_timeout_exc,
+            soft_timeout_callback,
         )
         if not self._slots.acquire(False):
             self._wait_for_slot()
@@ -182,8 +198,8 @@ class EnginePool:
             try:
                 if not promised:
                     with self._lock:
-                        if self._workers > self._size:  # shrunk: leave
-                            self._workers -= 1
+                        if self._workers > self._size or self._idle >= self._max_idle:
+                            self._workers -= 1  # shrunk, or enough idle workers: leave
                             return
                         self._idle += 1
                 promised = False
@@ -381,13 +397,17 @@ class EnginePool:
 
     def _expire_soft(self, task: Task[Any]) -> None:
         with self._lock:
-            if task._state == RUNNING and task._outcome is None:
-                task._interrupted = True
-                self._engine.interrupt(
-                    task._worker,
-                    SoftTimeout,
-                    lambda: task._state == RUNNING and task._outcome is None,
-                )
+            if task._state != RUNNING or task._outcome is not None:
+                return
+            task._interrupted = True
+            self._engine.interrupt(
+                task._worker,
+                task.soft_timeout_exc,
+                lambda: task._state == RUNNING and task._outcome is None,
+            )
+        if task.soft_timeout_callback is not None:
+            callback = task.soft_timeout_callback
+            self._engine.spawn(lambda: call_logged("soft_timeout_callback", callback, task))
 
     def _kill_task(self, task: Task[Any]) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from importlib import metadata
 from typing import Union
 
-from ..interfaces import SUPPORTED_PROTOCOL_VERSIONS, Backend
+from ..interfaces import BACKEND_MEMBERS, SUPPORTED_PROTOCOL_VERSIONS, Backend
 from ._exceptions import (
     BackendConflictWarning,
     BackendUnavailableError,
@@ -81,19 +81,29 @@ class _Registry:
             raise _unimportable(name, spec, origin, exc) from exc
         except Exception as exc:
             raise GreenabcError(f"backend {origin}: its factory raised {exc!r}") from exc
-        if not isinstance(backend, Backend):
+        # Checked against the version it declares: a version-1 backend lacks
+        # the primitives of version 2 and is still accepted.
+        version = getattr(backend, "protocol_version", None)
+        if version is None or _lacks(backend, BACKEND_MEMBERS[1]):
             raise GreenabcError(
                 f"backend {origin}: its factory returned {backend!r}, which is not a"
                 " greenabc Backend (see greenabc.interfaces.Backend)"
             )
-        version = backend.protocol_version
         if version not in SUPPORTED_PROTOCOL_VERSIONS:
             supported = ", ".join(map(str, sorted(SUPPORTED_PROTOCOL_VERSIONS)))
             raise GreenabcError(
                 f"backend {origin} declares protocol version {version!r}; this greenabc"
                 f" supports {supported}: upgrade whichever of the two is older"
             )
-        return backend
+        missing = _lacks(backend, BACKEND_MEMBERS[version])
+        if missing:
+            raise GreenabcError(
+                f"backend {origin} declares protocol version {version} but lacks"
+                f" {', '.join(missing)}: implement them (see greenabc.interfaces.Backend)"
+                " or declare the version it implements"
+            )
+        checked: Backend = backend
+        return checked
 
     def _missing(self, name: str) -> GreenabcError:
         if name in INSTALL_HINTS:
@@ -182,6 +192,11 @@ def _module_of(spec: Spec) -> str | None:
     if isinstance(spec, str):
         return spec.partition(":")[0]
     return getattr(spec, "__module__", None)
+
+
+def _lacks(backend: object, members: frozenset[str]) -> list[str]:
+    """The members of *members* that *backend* does not have, sorted."""
+    return sorted(name for name in members if not hasattr(backend, name))
 
 
 def _resolve(spec: Spec) -> Factory:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._exceptions import TimeoutExpired
+from ._exceptions import SoftTimeout, TimeoutExpired
 from ._validate import check_optional_seconds
 
 if TYPE_CHECKING:
@@ -81,6 +81,8 @@ class Task(Generic[T]):
         "id",
         "kwargs",
         "soft_timeout",
+        "soft_timeout_callback",
+        "soft_timeout_exc",
         "timeout",
         "timeout_callback",
     )
@@ -98,6 +100,8 @@ class Task(Generic[T]):
         timeout: float | None,
         soft_timeout: float | None,
         timeout_callback: Callable[[BaseException], object] | None,
+        soft_timeout_exc: type[BaseException] = SoftTimeout,
+        soft_timeout_callback: Callable[[Task[T]], object] | None = None,
     ) -> None:
         self._pool = pool
         self.id = task_id
@@ -110,6 +114,8 @@ class Task(Generic[T]):
         self.timeout = timeout
         self.soft_timeout = soft_timeout
         self.timeout_callback = timeout_callback
+        self.soft_timeout_exc = soft_timeout_exc
+        self.soft_timeout_callback = soft_timeout_callback
         self._state = QUEUED
         self._outcome: str | None = None
         self._value: Any = None
@@ -166,6 +172,8 @@ class Task(Generic[T]):
         """The result, or the task's exception re-raised (``TaskKilled`` /
         ``TaskTimedOut`` when it was killed / timed out). Raises
         ``TimeoutExpired`` if not ready within *timeout*; ``None``: unbounded."""
+        if timeout is not None:
+            timeout = check_optional_seconds(timeout, "timeout")
         if self._outcome is None and not self.wait(timeout):
             raise TimeoutExpired(f"task {self.id} not ready within {timeout:g} s")
         if self._outcome == SUCCESS:

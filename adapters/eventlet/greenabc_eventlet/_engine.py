@@ -18,16 +18,30 @@ Every primitive here is for the green threads of one OS thread (one hub).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from eventlet import hubs, patcher
 from eventlet.greenthread import sleep
 from greenlet import getcurrent, greenlet
 
-from greenabc.interfaces import Cancellable, EventLike, LockLike, QueueLike, SemaphoreLike
+from greenabc.interfaces import (
+    Cancellable,
+    EventLike,
+    LockLike,
+    Portal,
+    QueueLike,
+    SemaphoreLike,
+    SyncLock,
+    SyncQueue,
+    SyncSemaphore,
+)
+
+logger = logging.getLogger("greenabc")
 
 #: Passed by the hand-off switch of a semaphore, so a waiter can tell it from
 #: the switch of its own timeout timer.
@@ -257,3 +271,160 @@ class EventletEngine:
         return call
 
     monotonic = staticmethod(time.monotonic)
+
+    # Protocol version 2 (see greenabc.interfaces.Engine): what only the
+    # engine can do, and eventlet's own primitives where they already have the
+    # standard library's semantics (Lock, Semaphore, BoundedSemaphore, Queue,
+    # local). Event, RLock and Condition are the core's, derived from the
+    # primitives above (eventlet has no threading.Event-like Event).
+
+    protocol_version = 2
+
+    def to_thread(self, fn: Callable[[], T]) -> T:
+        """Run *fn* in eventlet's tpool (``$EVENTLET_THREADPOOL_SIZE`` OS
+        threads, default 20); only the calling green thread waits."""
+        from eventlet import tpool
+
+        outcome = tpool.execute(_boxed, fn)
+        if outcome[0]:
+            return outcome[1]  # type: ignore[no-any-return]
+        raise outcome[1]
+
+    def portal(self) -> Portal:
+        hub = get_hub()
+        portal: EventletPortal | None = getattr(hub, "_greenabc_portal", None)
+        if portal is None:
+            portal = hub._greenabc_portal = EventletPortal(hub)
+        return portal
+
+    def wait_readable(self, fd: int, timeout: float | None) -> bool:
+        try:
+            hubs.trampoline(fd, read=True, timeout=timeout, timeout_exc=_FdTimeout)
+        except _FdTimeout:
+            return False
+        return True
+
+    def wait_writable(self, fd: int, timeout: float | None) -> bool:
+        try:
+            hubs.trampoline(fd, write=True, timeout=timeout, timeout_exc=_FdTimeout)
+        except _FdTimeout:
+            return False
+        return True
+
+    @staticmethod
+    def Lock() -> SyncLock:  # noqa: N802
+        from eventlet.lock import Lock
+
+        lock: SyncLock = Lock()
+        return lock
+
+    @staticmethod
+    def Semaphore(value: int = 1) -> SyncSemaphore:  # noqa: N802
+        made: SyncSemaphore = _semaphore_classes()[0](value)
+        return made
+
+    @staticmethod
+    def BoundedSemaphore(value: int = 1) -> SyncSemaphore:  # noqa: N802
+        made: SyncSemaphore = _semaphore_classes()[1](value)
+        return made
+
+    @staticmethod
+    def Queue(maxsize: int = 0) -> SyncQueue:  # noqa: N802
+        from eventlet.queue import Queue
+
+        # eventlet's maxsize 0 is a rendezvous channel; the stdlib's is unbounded.
+        queue: SyncQueue = Queue(maxsize if maxsize > 0 else None)
+        return queue
+
+    @staticmethod
+    def local() -> Any:
+        from eventlet.corolocal import local
+
+        return local()
+
+
+T = TypeVar("T")
+
+
+_SEMAPHORES: list[Any] = []
+
+
+def _semaphore_classes() -> list[Any]:
+    """eventlet's Semaphore and BoundedSemaphore with ``threading``'s
+    ``release(n)`` (eventlet's takes a *blocking* flag it ignores)."""
+    if not _SEMAPHORES:
+        from eventlet import semaphore
+
+        def release_n(base: Callable[[Any], object]) -> Callable[..., None]:
+            def release(self: Any, n: int = 1) -> None:
+                if n == 1:
+                    base(self)
+                    return
+                if n < 1:
+                    raise ValueError("n must be one or more")
+                for _ in range(n):
+                    base(self)
+
+            return release
+
+        for base in (semaphore.Semaphore, semaphore.BoundedSemaphore):
+            _SEMAPHORES.append(type(base.__name__, (base,), {"release": release_n(base.release)}))
+    return _SEMAPHORES
+
+
+class _FdTimeout(Exception):
+    """Thrown by ``trampoline`` on timeout (never escapes)."""
+
+
+def _boxed(fn: Callable[[], Any]) -> tuple[bool, Any]:
+    # In the tpool thread: carry any BaseException back (tpool itself would
+    # let SystemExit or an Interrupt kill its worker and strand the caller).
+    try:
+        return True, fn()
+    except BaseException as exc:
+        return False, exc
+
+
+def _ignore(*args: Any) -> None:
+    pass
+
+
+class EventletPortal:
+    """Into one eventlet hub from any OS thread: calls go on a deque and a
+    byte down a pipe wakes the hub, whose reader (a hub listener, like
+    ``tpool``'s) runs them."""
+
+    def __init__(self, hub: Any) -> None:
+        os = patcher.original("os")
+        self._hub = hub
+        self._calls: deque[tuple[Callable[..., object], tuple[Any, ...]]] = deque()
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._read_fd, False)
+        os.set_blocking(self._write_fd, False)
+        self._read = os.read
+        self._write = os.write
+        hub.add(hub.READ, self._read_fd, self._drain, _ignore, _ignore)
+
+    def call_soon(self, fn: Callable[..., object], /, *args: Any) -> None:
+        self._calls.append((fn, args))  # deque.append is thread-safe
+        with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending anyway
+            self._write(self._write_fd, b"\0")
+
+    def is_home(self) -> bool:
+        return getattr(hubs._threadlocal, "hub", None) is self._hub
+
+    def _drain(self, fileno: int) -> None:
+        # In the hub. Every call is appended before its byte is written, so
+        # all calls whose bytes were read here are on the deque already.
+        try:
+            while self._read(fileno, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        calls = self._calls
+        while calls:
+            fn, args = calls.popleft()
+            try:
+                fn(*args)
+            except Exception:
+                logger.exception("greenabc: a call from another thread (%r) raised", fn)

@@ -12,17 +12,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import gevent
 from gevent import monkey
+from gevent._hub_local import get_hub_if_exists
 from gevent.event import Event
 from gevent.hub import get_hub
-from gevent.lock import Semaphore
-from gevent.queue import UnboundQueue
+from gevent.local import local
+from gevent.lock import BoundedSemaphore, RLock, Semaphore
+from gevent.queue import JoinableQueue, UnboundQueue
+from gevent.socket import wait_read, wait_write
+from gevent.thread import LockType
 from greenlet import getcurrent
 
-from greenabc.interfaces import Cancellable, EventLike, LockLike, QueueLike, SemaphoreLike
+from greenabc.interfaces import (
+    Cancellable,
+    EventLike,
+    LockLike,
+    Portal,
+    QueueLike,
+    SemaphoreLike,
+    SyncLock,
+    SyncQueue,
+    SyncSemaphore,
+)
 
 
 def _deliver(handle: Any, exc_type: type[BaseException], guard: Callable[[], bool]) -> None:
@@ -105,3 +119,128 @@ class GeventEngine:
         timer.start(fn, *args)
         handle: Cancellable = timer
         return handle
+
+    # Protocol version 2 (see greenabc.interfaces.Engine): what only the
+    # engine can do, and gevent's own primitives where they already have the
+    # standard library's semantics (the C-accelerated Event, Queue, local).
+
+    protocol_version = 2
+
+    def to_thread(self, fn: Callable[[], T]) -> T:
+        """Run *fn* in the hub's threadpool (``gevent.get_hub().threadpool``,
+        at most its ``maxsize`` OS threads); only the caller waits."""
+        outcome = get_hub().threadpool.apply(_boxed, (fn,))
+        if outcome[0]:
+            return outcome[1]  # type: ignore[no-any-return]
+        raise outcome[1]
+
+    def portal(self) -> Portal:
+        return GeventPortal(get_hub())
+
+    def wait_readable(self, fd: int, timeout: float | None) -> bool:
+        try:
+            wait_read(fd, timeout, _FdTimeout)
+        except _FdTimeout:
+            return False
+        return True
+
+    def wait_writable(self, fd: int, timeout: float | None) -> bool:
+        try:
+            wait_write(fd, timeout, _FdTimeout)
+        except _FdTimeout:
+            return False
+        return True
+
+    Event = Event
+    Lock = LockType
+    local = local
+
+    @staticmethod
+    def RLock() -> SyncLock:  # noqa: N802
+        return _RLock()
+
+    @staticmethod
+    def Semaphore(value: int = 1) -> SyncSemaphore:  # noqa: N802
+        if value < 0:
+            raise ValueError("semaphore initial value must be >= 0")
+        return _Semaphore(value)
+
+    @staticmethod
+    def BoundedSemaphore(value: int = 1) -> SyncSemaphore:  # noqa: N802
+        if value < 0:
+            raise ValueError("semaphore initial value must be >= 0")
+        return _BoundedSemaphore(value)
+
+    @staticmethod
+    def Queue(maxsize: int = 0) -> SyncQueue:  # noqa: N802
+        # gevent.queue.Queue has task_done/join; its maxsize 0 would warn.
+        queue: SyncQueue = JoinableQueue(maxsize if maxsize > 0 else None)
+        return queue
+
+
+T = TypeVar("T")
+
+
+class _FdTimeout(Exception):
+    """Raised by gevent's fd waits on timeout (never escapes)."""
+
+
+def _boxed(fn: Callable[[], Any]) -> tuple[bool, Any]:
+    # In the worker: carry any BaseException back to the caller.
+    try:
+        return True, fn()
+    except BaseException as exc:
+        return False, exc
+
+
+class GeventPortal:
+    """Into one hub from any OS thread: ``loop.run_callback_threadsafe``."""
+
+    __slots__ = ("_call", "_hub")
+
+    def __init__(self, hub: Any) -> None:
+        self._hub = hub
+        self._call = hub.loop.run_callback_threadsafe
+
+    def call_soon(self, fn: Callable[..., object], /, *args: Any) -> None:
+        self._call(fn, *args)
+
+    def is_home(self) -> bool:
+        return get_hub_if_exists() is self._hub
+
+
+class _RLock(RLock):  # type: ignore[misc]
+    """gevent's RLock with ``threading.RLock``'s ``timeout=-1`` (no limit)."""
+
+    __slots__ = ()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return bool(RLock.acquire(self, blocking, None if timeout == -1 else timeout))
+
+
+def _release_n(release: Callable[[Any], object]) -> Callable[..., None]:
+    def release_n(self: Any, n: int = 1) -> None:
+        if n == 1:
+            release(self)
+            return
+        if n < 1:
+            raise ValueError("n must be one or more")
+        for _ in range(n):
+            release(self)
+
+    return release_n
+
+
+class _Semaphore(Semaphore):  # type: ignore[misc]
+    """gevent's Semaphore with ``threading.Semaphore.release(n)``."""
+
+    __slots__ = ()
+    release = _release_n(Semaphore.release)
+
+
+class _BoundedSemaphore(BoundedSemaphore):  # type: ignore[misc]
+    """gevent's BoundedSemaphore (over-release: ``ValueError``) with
+    ``release(n)``."""
+
+    __slots__ = ()
+    release = _release_n(BoundedSemaphore.release)

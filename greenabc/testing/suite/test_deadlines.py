@@ -382,3 +382,38 @@ def test_traced_code_runs_after_pool_tasks(greenabc_backend_name: str) -> None:
         timeout=30,
     )
     assert result.stdout.split() == ["traced", str(sum(range(100000)))], result.stderr
+
+
+# -- the caller's soft-timeout exception and notice ---------------------------------
+
+
+class CallersSoftLimit(Exception):
+    """Stands for a framework's own class (Celery's SoftTimeLimitExceeded)."""
+
+
+def test_soft_timeout_raises_the_callers_exception_and_tells_the_caller(
+    greenabc_backend: greenabc.Backend, pool: greenabc.Pool
+) -> None:
+    told: list[object] = []
+
+    def body() -> str:
+        try:
+            spin(5.0)
+        except CallersSoftLimit:
+            return "caught the caller's class"
+        return "not told"
+
+    task = pool.apply_async(
+        body,
+        soft_timeout=0.05,
+        timeout=5.0,
+        soft_timeout_exc=CallersSoftLimit,
+        soft_timeout_callback=told.append,
+    )
+    assert task.get(timeout=PROMPT) == "caught the caller's class"
+    assert wait_until(lambda: told == [task])
+
+
+def test_soft_timeout_exc_must_be_an_exception_class(pool: greenabc.Pool) -> None:
+    with pytest.raises(TypeError, match="exception class"):
+        pool.apply_async(int, soft_timeout=1.0, soft_timeout_exc="nope")  # type: ignore[arg-type]
