@@ -250,9 +250,10 @@ class EnginePool:
                 task._state = FINISHING  # no interrupt is sent from now on
                 if not task._interrupted:  # so none is pending: settle in this section
                     settled = True
-                    if not (self._settle(task, ok, value) and task._has_listeners()):
-                        self._release(task)  # the common case: one lock section
-                        return
+                    announce = self._settle(task, ok, value) and task._has_listeners()
+                    self._release(task, done=not announce)
+                    if not announce:
+                        return  # the common case: one lock section
             if not settled:
                 _checkpoint()  # one sent before FINISHING is raised here at the latest
         except BaseException:
@@ -260,14 +261,17 @@ class EnginePool:
                 raise
         if not settled:
             with self._lock:
-                if not (self._settle(task, ok, value) and task._has_listeners()):
-                    self._release(task)
+                announce = self._settle(task, ok, value) and task._has_listeners()
+                self._release(task, done=not announce)
+                if not announce:
                     return
+        # The slot is free already, so a callback may spawn on this pool;
+        # join() still waits for the callbacks.
         try:
             task._announce()
         finally:
             with self._lock:
-                self._release(task)
+                self._done_busy()
 
     def _settle(self, task: Task[Any], ok: bool, value: Any) -> bool:
         """Decide the worker's outcome unless one is already decided: timed
@@ -288,8 +292,9 @@ class EnginePool:
             self._failed += 1
         return True
 
-    def _release(self, task: Task[Any]) -> None:
-        """Give the task's slot back; called with the lock held."""
+    def _release(self, task: Task[Any], done: bool = True) -> None:
+        """Give the task's slot back, and with *done* count it as no longer
+        busy; called with the lock held."""
         task._state = RELEASED
         for timer in (task._hard_timer, task._soft_timer):
             if timer is not None:
@@ -301,7 +306,8 @@ class EnginePool:
             self._slots.release()
         if task._released_event is not None:
             task._released_event.set()
-        self._done_busy()
+        if done:
+            self._done_busy()
 
     def _done_busy(self) -> None:
         self._busy -= 1

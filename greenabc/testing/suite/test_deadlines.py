@@ -417,3 +417,18 @@ def test_soft_timeout_raises_the_callers_exception_and_tells_the_caller(
 def test_soft_timeout_exc_must_be_an_exception_class(pool: greenabc.Pool) -> None:
     with pytest.raises(TypeError, match="exception class"):
         pool.apply_async(int, soft_timeout=1.0, soft_timeout_exc="nope")  # type: ignore[arg-type]
+
+
+def test_callback_may_spawn_on_its_own_full_pool(greenabc_backend: greenabc.Backend) -> None:
+    pool = greenabc_backend.create_pool(1)
+    results: list[greenabc.Task[int]] = []
+    try:
+        first = pool.apply_async(
+            int, (1,), callback=lambda _: results.append(pool.apply_async(int, (2,)))
+        )
+        first.add_done_callback(lambda _: results.append(pool.spawn(int, 3)))
+        assert first.get(timeout=PROMPT) == 1
+        assert pool.join(PROMPT), pool.stats()
+        assert sorted(task.get(timeout=PROMPT) for task in results) == [2, 3]
+    finally:
+        pool.close(timeout=PROMPT)
