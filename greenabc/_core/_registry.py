@@ -247,15 +247,22 @@ _registry = _Registry()
 
 
 _env_backend: list[str | None] = []  # $GREENABC_BACKEND, read once
+_default: list[Backend] = []  # the default backend, once it can no longer change
 
 
 def get_backend(name: str | None = None) -> Backend:
     """The backend called *name*; with None, ``$GREENABC_BACKEND`` (read at the
     first such call), else the backend that is patched, else ``"threads"``."""
     if name is None:
+        if _default:
+            return _default[0]
         if not _env_backend:
             _env_backend.append(os.environ.get(ENV_BACKEND) or None)
-        name = _env_backend[0] or current_backend() or DEFAULT_BACKEND
+        chosen = _env_backend[0] or current_backend()
+        if chosen is not None:  # neither changes again: keep the answer
+            _default.append(_registry.get(chosen))
+            return _default[0]
+        name = DEFAULT_BACKEND  # until an engine is patched
     elif not isinstance(name, str):
         raise TypeError(f"a backend name must be a str, got {type(name).__name__}: {name!r}")
     backend = _registry._loaded.get(name)
@@ -266,6 +273,7 @@ def register_backend(name: str, factory: Factory | str, *, replace: bool = False
     """Register a backend at run time: *factory* is a zero-argument callable
     returning a Backend, or a ``"module:attr"`` string naming one."""
     _registry.register(name, factory, replace)
+    _default.clear()
 
 
 def available_backends() -> list[str]:
