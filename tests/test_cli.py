@@ -199,3 +199,92 @@ def test_kit_default_timeout_fails_a_test_that_hangs(run_python: RunPython, tmp_
     assert "Timeout (>1.0s) from pytest-timeout" in result.stdout, result.stdout
     assert "1 failed" in result.stdout
     assert time.monotonic() - started < 25
+
+
+# -- user errors: one clear line and a non-zero exit code -----------------------------
+
+
+def test_version() -> None:
+    result = greenabc_cli("--version")
+    assert result.returncode == 0
+    assert re.fullmatch(r"greenabc \d+\.\d+\.\d+\S* \(Python 3\.\d+\.\d+\S*\)\n", result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("demo", "--backend", "nosuch"), "greenabc.UnknownBackendError: unknown backend 'nosuch'"),
+        (("check", "--backend", "nosuch"), "greenabc.UnknownBackendError: unknown backend"),
+        (("check", "no_such_module_here"), "cannot import 'no_such_module_here'"),
+        (("run", "--backend", "nosuch", "x.py"), "no such script: 'x.py'"),
+        (("run", "--backend", "threads", "missing.py"), "no such script: 'missing.py'"),
+        (("run", "--backend", "threads", "-m", "no_such_mod"), "no module named 'no_such_mod'"),
+        (("run", "missing.py"), "no such script"),
+    ],
+)
+def test_user_error_is_one_line_and_exit_code_2(args: tuple[str, ...], message: str) -> None:
+    result = greenabc_cli(*args)
+    assert result.returncode == 2, result
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_run_unknown_backend_with_an_existing_script(tmp_path: Path) -> None:
+    script = tmp_path / "app.py"
+    script.write_text("print('ran')\n")
+    result = greenabc_cli("run", "--backend", "nosuch", str(script))
+    assert result.returncode == 2
+    assert "greenabc.UnknownBackendError" in result.stderr
+    assert "ran" not in result.stdout
+
+
+def test_check_exit_codes_tell_findings_from_user_errors(tmp_path: Path) -> None:
+    (tmp_path / "early_mod.py").write_text("from socket import socket\n")
+    found = greenabc_cli("check", "--backend", "gevent", "early_mod", path=tmp_path)
+    assert found.returncode == 1, found.stderr
+    assert "early_mod" in found.stdout
+    missing = greenabc_cli("check", "--backend", "gevent", "no_such_module_here")
+    assert missing.returncode == 2
+
+
+def test_run_help_exits_0() -> None:
+    result = greenabc_cli("run", "--help")
+    assert result.returncode == 0
+    assert "usage: python -m greenabc run" in result.stdout
+
+
+def test_kit_with_an_unknown_backend_is_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "greenabc.testing", "nosuch"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "UnknownBackendError: unknown backend 'nosuch'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [("backends", "--capabilities"), ("check",), ("--help",)])
+def test_output_piped_into_head_ends_quietly(args: tuple[str, ...]) -> None:
+    # A reader that closes the pipe at once: the next write fails with EPIPE.
+    command = [sys.executable, "-W", "ignore", "-m", "greenabc", *args]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        process.wait(timeout=60)
+    assert "BrokenPipeError" not in stderr
+    assert "Traceback" not in stderr
+
+
+def test_uncaught_errors_show_their_public_path(run_python: RunPython) -> None:
+    result = run_python("import greenabc; greenabc.get_backend('nosuch')")
+    assert result.stderr.strip().splitlines()[-1].startswith("greenabc.UnknownBackendError: ")
+    pickled = run_python(
+        "import pickle, greenabc\n"
+        "e = pickle.loads(pickle.dumps(greenabc.TaskTimedOut(7, 1.5)))\n"
+        "print(type(e).__module__, e.task_id, e.seconds, e)"
+    )
+    assert pickled.stdout.split()[:3] == ["greenabc", "7", "1.5"], pickled.stderr

@@ -3,7 +3,8 @@
 Imports each MODULE (as an application would, perhaps too early), patches
 NAME (default ``$GREENABC_BACKEND``, as ``run`` does), then prints the
 patched engine, every early import that still holds an unpatched object, and
-the versions. Exit code 1 if any was found.
+the versions. Exit code 1 if any early import was found, 2 for a user error
+(a MODULE that cannot be imported, an unknown backend).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import sys
 from importlib import metadata
 
+from . import UsageError
 from . import parser as cli_parser
 
 DISTRIBUTIONS = ("greenabc", "greenabc-gevent", "greenabc-eventlet", "gevent", "eventlet")
@@ -27,7 +29,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("modules", nargs="*", metavar="MODULE", help="import these first")
     args = parser.parse_args(argv)
     for name in args.modules:
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise UsageError(f"cannot import {name!r}: {exc}") from exc
     import warnings
 
     import greenabc

@@ -12,8 +12,27 @@ from __future__ import annotations
 import os
 import runpy
 import sys
+from importlib.machinery import ModuleSpec
+from importlib.util import find_spec
+
+from .._core._exceptions import GreenabcError
+from . import UsageError, one_line
+
+
+def _find_spec(name: str) -> ModuleSpec | None:
+    try:
+        return find_spec(name)
+    except (ImportError, ValueError):  # a parent package that is missing
+        return None
+
 
 USAGE = "usage: python -m greenabc run --backend NAME (SCRIPT | -m MODULE) [ARGS...]"
+
+
+HELP = f"""{USAGE}
+
+Patch NAME (default: $GREENABC_BACKEND) first, then run SCRIPT or MODULE as
+python would, with the same sys.argv, __main__ and exit code."""
 
 
 def _parse(argv: list[str]) -> tuple[str | None, bool, str, list[str]]:
@@ -26,21 +45,34 @@ def _parse(argv: list[str]) -> tuple[str | None, bool, str, list[str]]:
         elif rest:
             backend = rest.pop(0)
         else:
-            raise SystemExit(f"--backend needs a name\n{USAGE}")
+            raise UsageError(f"--backend needs a name\n{USAGE}")
     if rest[:1] == ["-m"]:
         if len(rest) < 2:
-            raise SystemExit(f"-m needs a module name\n{USAGE}")
+            raise UsageError(f"-m needs a module name\n{USAGE}")
         return backend, True, rest[1], rest[2:]
     if not rest or rest[0].startswith("-"):
-        raise SystemExit(USAGE)
+        raise UsageError(USAGE)
     return backend, False, rest[0], rest[1:]
 
 
 def main(argv: list[str]) -> int:
-    backend, as_module, target, args = _parse(argv)
-    import greenabc
+    if argv[:1] in (["-h"], ["--help"]):
+        print(HELP)
+        return 0
+    # Errors before the program starts are greenabc's: one line each. What
+    # the program raises is its own, shown as python would show it.
+    try:
+        backend, as_module, target, args = _parse(argv)
+        if not as_module and not os.path.isfile(target):
+            raise UsageError(f"no such script: {target!r}")
+        import greenabc
 
-    greenabc.patch(backend)  # None: $GREENABC_BACKEND
+        greenabc.patch(backend)  # None: $GREENABC_BACKEND
+        if as_module and _find_spec(target) is None:  # after the patch: it may import
+            raise UsageError(f"no module named {target!r}")
+    except (UsageError, GreenabcError) as exc:
+        print(f"python -m greenabc run: {one_line(exc)}", file=sys.stderr)
+        return 2
     if as_module:
         sys.argv = [target, *args]  # runpy sets argv[0] to the module's path
         sys.path.insert(0, os.getcwd())

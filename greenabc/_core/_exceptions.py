@@ -40,6 +40,9 @@ class TaskTimedOut(GreenabcError):
         self.task_id = task_id
         self.seconds = seconds
 
+    def __reduce__(self) -> tuple[type[TaskTimedOut], tuple[int, float]]:
+        return type(self), (self.task_id, self.seconds)  # pickles: results cross processes
+
 
 class SoftTimeout(Exception):
     """Raised inside a task when its soft timeout expires, so it can clean up
@@ -70,3 +73,21 @@ class ScopeInterrupt(Interrupt):
 class BackendConflictWarning(UserWarning):
     """Two distributions register the same backend name; the message names
     both, the one in use, and how to choose the other."""
+
+
+# Shown to users (tracebacks, the command line) by their public path.
+for _public in (
+    GreenabcError,
+    UnknownBackendError,
+    BackendUnavailableError,
+    PatchError,
+    PoolClosed,
+    TimeoutExpired,
+    TaskKilled,
+    TaskTimedOut,
+    SoftTimeout,
+    PatchWarning,
+    BackendConflictWarning,
+):
+    _public.__module__ = "greenabc"
+del _public

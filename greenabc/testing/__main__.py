@@ -32,7 +32,11 @@ def main(argv: list[str]) -> int:
     name, rest = argv[0], argv[1:]
     import greenabc
 
-    greenabc.patch(name)  # before pytest and the tests import anything
+    try:
+        greenabc.patch(name)  # before pytest and the tests import anything
+    except greenabc.GreenabcError as exc:
+        print(f"greenabc.testing: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     import pytest
 
     from . import SUITE
