@@ -49,6 +49,13 @@ def run(name: str, paths: list[str], extra: list[str]) -> dict[str, int]:
 def main(argv: list[str]) -> int:
     only = None
     if argv[:1] == ["--only"]:
+        if len(argv) < 2 or argv[1] not in RUNS:
+            given = repr(argv[1]) if len(argv) > 1 else "nothing"
+            print(
+                f"run_tests.py: --only takes one of {', '.join(RUNS)} (got {given})",
+                file=sys.stderr,
+            )
+            return 2
         only, argv = argv[1], argv[2:]
     total: dict[str, int] = {}
     for name, paths in RUNS.items():
