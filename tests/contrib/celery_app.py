@@ -1,0 +1,94 @@
+"""The Celery app the worker subprocesses of test_celery.py run (``-A celery_app``).
+
+Broker and result backend: ``$GREENABC_TEST_REDIS_URL``. The test process
+sends by name (``app.send_task("t.sleep", ...)``) and never imports this.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from celery import Celery
+from celery.exceptions import SoftTimeLimitExceeded
+
+import greenabc
+
+url = os.environ["GREENABC_TEST_REDIS_URL"]
+app = Celery("greenabc_tests", broker=url, backend=url)
+app.conf.update(
+    broker_connection_retry_on_startup=True,
+    task_acks_late=False,
+    worker_hijack_root_logger=True,
+    result_expires=600,
+)
+log = logging.getLogger("greenabc.tests")
+
+
+def _log_signal(name: str) -> Callable[..., None]:
+    def receiver(sender: object, **_: object) -> None:
+        log.warning("greenabc signal %s from %r", name, sender)
+
+    return receiver
+
+
+# Held here: blinker holds receivers weakly.
+_receivers = {
+    name: _log_signal(name) for name in ("pool_started", "pool_preshutdown", "pool_postshutdown")
+}
+for _name, _receiver in _receivers.items():
+    getattr(greenabc.signals, _name).connect(_receiver)
+
+
+def _touch(path: str | None, text: str = "") -> None:
+    if path:
+        Path(path).write_text(text)
+
+
+@app.task(name="t.sleep")
+def sleep(seconds: float, started: str | None = None, finished: str | None = None) -> float:
+    _touch(started)
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        # Short steps: on threads an interrupt lands when a sleep in C returns.
+        time.sleep(min(left, 0.05))
+    _touch(finished)
+    return seconds
+
+
+@app.task(name="t.soft")
+def soft(seconds: float) -> str:
+    try:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            time.sleep(0.05)  # steps, as in sleep(): threads interrupt between them
+    except SoftTimeLimitExceeded:
+        return "soft limit caught"
+    return "no soft limit"
+
+
+@app.task(name="t.stubborn")
+def stubborn(seconds: float, finished: str) -> str:
+    """Catch everything, time limits included, and return late."""
+    end = time.monotonic() + seconds
+    caught = 0
+    while time.monotonic() < end:
+        try:
+            time.sleep(0.02)
+        except BaseException:
+            caught += 1
+    while True:
+        try:
+            _touch(finished, str(caught))
+            break
+        except BaseException:
+            pass
+    return "late success"
+
+
+@app.task(name="t.add")
+def add(x: int, y: int) -> int:
+    return x + y

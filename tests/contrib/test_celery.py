@@ -1,0 +1,637 @@
+"""greenabc.contrib.celery, for real: a redis-server on a loopback port and
+real ``celery worker`` subprocesses with the pool, on gevent, eventlet and
+threads (each worker is ``python -m greenabc run --backend NAME -m celery``).
+
+This process is the core tests' (unpatched, threads): it sends tasks by name
+and reads results, events and the workers' logs. A few fast in-process tests
+drive the pool and its Timer directly on threads.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+celery = pytest.importorskip("celery", reason="the celery extra is not installed")
+redis = pytest.importorskip("redis", reason="the celery extra is not installed")
+
+from billiard.exceptions import WorkerLostError  # noqa: E402
+from celery import Celery  # noqa: E402
+from celery.exceptions import Terminated, TimeLimitExceeded  # noqa: E402
+
+import greenabc  # noqa: E402
+from greenabc.contrib.celery import TaskPool, Timer  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+BACKENDS = ["gevent", "eventlet", "threads"]
+START_TIMEOUT = 40.0  # a worker's start: imports, connect, ready
+STOP_BOUND = 20.0  # SIGTERM, then SIGKILL after this long
+
+needs_redis = pytest.mark.skipif(
+    shutil.which("redis-server") is None,
+    reason="redis-server is not on PATH (CI installs it in .ci/run: apt-get install redis-server)",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.02)
+
+
+# --------------------------------------------------------------------------
+# Fixtures: redis-server, a client app, workers.
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not on PATH (CI installs it in .ci/run)")
+    directory = tmp_path_factory.mktemp("redis")
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(directory),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(host="127.0.0.1", port=port)
+
+        def up() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"redis-server exited with {process.returncode}")
+            try:
+                return bool(client.ping())
+            except redis.ConnectionError:
+                return False
+
+        _wait_for(up, 10, "redis-server to answer")
+        client.close()
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@pytest.fixture(scope="module")
+def client(redis_url: str) -> Iterator[Celery]:
+    app = Celery("greenabc_test_client", broker=redis_url, backend=redis_url)
+    app.conf.broker_connection_retry_on_startup = True
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+class Worker:
+    """One ``celery worker`` subprocess on its own queue, logging to a file."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        backend: str,
+        directory: Path,
+        concurrency: int,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.name = f"w{uuid.uuid4().hex[:8]}"
+        self.hostname = f"{self.name}@greenabc-test"
+        self.queue = f"q-{self.name}"
+        self.dir = directory
+        self.log_path = directory / f"{self.name}.log"
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("GREENABC_")}
+        full_env.update(
+            {
+                "CELERY_CUSTOM_WORKER_POOL": "greenabc.contrib.celery:TaskPool",
+                "GREENABC_TEST_REDIS_URL": redis_url,
+                "PYTHONPATH": os.pathsep.join([str(HERE), full_env.get("PYTHONPATH", "")]),
+                # Celery warns that it runs as root (CI does): narrowly ignored.
+                "PYTHONWARNINGS": "ignore::celery.platforms.SecurityWarning",
+            }
+        )
+        full_env.update(env or {})
+        command = [
+            sys.executable,
+            "-m",
+            "greenabc",
+            "run",
+            "--backend",
+            backend,
+            "-m",
+            "celery",
+            "-A",
+            "celery_app",
+            "worker",
+            "-P",
+            "custom",
+            "-c",
+            str(concurrency),
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "info",
+            "-n",
+            self.hostname,
+            "-Q",
+            self.queue,
+            *args,
+        ]
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=directory,
+                env=full_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self) -> None:
+        def ready() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"worker exited with {self.process.returncode}:\n{self.log()[-4000:]}"
+                )
+            return " ready." in self.log()
+
+        _wait_for(ready, START_TIMEOUT, f"worker {self.hostname} on {self.backend} to be ready")
+
+    def path(self, name: str) -> str:
+        return str(self.dir / f"{self.name}-{name}")
+
+    def stop(self, bound: float = STOP_BOUND) -> float:
+        """SIGTERM (warm shutdown), SIGKILL after *bound*; seconds it took."""
+        started = time.monotonic()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(bound)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        return time.monotonic() - started
+
+
+@pytest.fixture
+def start_worker(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    workers: list[Worker] = []
+
+    def start(backend: str, concurrency: int, *args: str, **env: str) -> Worker:
+        worker = Worker(redis_url, backend, tmp_path, concurrency, args, env)
+        workers.append(worker)
+        worker.wait_ready()
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+class Events:
+    """Captures the workers' events (``-E``) in a thread of this process."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+        self.events: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        assert self._ready.wait(10), "the event receiver did not start"
+
+    def _run(self) -> None:
+        from kombu import Consumer
+
+        with self.app.connection_for_read() as connection:
+            receiver = self.app.events.Receiver(connection, handlers={"*": self.events.append})
+            with connection.channel() as channel:
+                (consumer,) = receiver.get_consumers(functools.partial(Consumer, channel), channel)
+                with consumer:
+                    self._ready.set()
+                    while not self._stop.is_set():
+                        try:
+                            connection.drain_events(timeout=0.2)
+                        except TimeoutError:
+                            pass
+
+    def of(self, kind: str, task_id: str | None = None) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in list(self.events)
+            if e.get("type") == kind and (task_id is None or e.get("uuid") == task_id)
+        ]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def worker(
+    request: pytest.FixtureRequest,
+    redis_url: str,
+    client: Celery,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Worker, Events]]:
+    """One worker per backend (-c 8, events on) shared by the tests below."""
+    events = Events(client)
+    worker = Worker(redis_url, request.param, tmp_path_factory.mktemp(request.param), 8, ("-E",))
+    try:
+        worker.wait_ready()
+        yield worker, events
+    finally:
+        worker.stop()
+        events.close()
+
+
+def send(client: Celery, worker: Worker, name: str, *args: Any, **options: Any) -> Any:
+    return client.send_task(name, args, queue=worker.queue, **options)
+
+
+def _state(result: Any) -> str:
+    result.backend._cache.pop(result.id, None)  # read the store, not the client's cache
+    return str(result.state)
+
+
+# --------------------------------------------------------------------------
+# Against a real worker, per backend.
+
+
+@needs_redis
+def test_runs_tasks_and_pool_signals(worker: tuple[Worker, Events], client: Celery) -> None:
+    w, _ = worker
+    assert send(client, w, "t.add", 2, 3).get(timeout=10) == 5
+    log = w.log()
+    assert f"greenabc: Celery pool on {w.backend}, 8 at once" in log
+    assert "greenabc signal pool_started from <greenabc Pool" in log
+
+
+@needs_redis
+def test_hard_time_limit_fails_on_time_and_stops(
+    worker: tuple[Worker, Events], client: Celery
+) -> None:
+    w, _ = worker
+    finished = w.path("hard-finished")
+    started = time.monotonic()
+    result = send(client, w, "t.sleep", 3.0, None, finished, time_limit=1)
+    with pytest.raises(TimeLimitExceeded):
+        result.get(timeout=10)
+    took = time.monotonic() - started
+    assert 0.9 < took < 2.5, took
+    assert _state(result) == "FAILURE"
+    time.sleep(2.5)  # past the task's own end: it was stopped, so it never finished
+    assert not Path(finished).exists()
+    assert "Hard time limit (1s) exceeded" in w.log()
+
+
+@needs_redis
+def test_soft_time_limit_raises_celerys_exception_inside(
+    worker: tuple[Worker, Events], client: Celery
+) -> None:
+    w, _ = worker
+    result = send(client, w, "t.soft", 5.0, soft_time_limit=0.5, time_limit=4)
+    started = time.monotonic()
+    assert result.get(timeout=10) == "soft limit caught"
+    assert time.monotonic() - started < 2.5
+    assert f"Soft time limit (0.5s) exceeded for t.soft[{result.id}]" in w.log()
+
+
+@needs_redis
+def test_decided_outcome_is_final(worker: tuple[Worker, Events], client: Celery) -> None:
+    w, events = worker
+    finished = w.path("stubborn-finished")
+    result = send(client, w, "t.stubborn", 2.0, finished, time_limit=1)
+    with pytest.raises(TimeLimitExceeded):
+        result.get(timeout=10)
+    # The task catches its interrupts, runs on, and returns "late success".
+    _wait_for(lambda: Path(finished).exists(), 10, "the stubborn task to return")
+    time.sleep(0.5)
+    assert _state(result) == "FAILURE"
+    assert isinstance(result.result, TimeLimitExceeded)
+    assert f"dropped a late mark_as_done for task {result.id}" in w.log()
+    assert not events.of("task-succeeded", result.id)
+
+
+@needs_redis
+def test_revoke_terminate_kills_the_task(worker: tuple[Worker, Events], client: Celery) -> None:
+    w, events = worker
+    started, finished = w.path("revoke-started"), w.path("revoke-finished")
+    result = send(client, w, "t.sleep", 20.0, started, finished)
+    _wait_for(lambda: Path(started).exists(), 10, "the task to start")
+    time.sleep(0.1)
+    client.control.revoke(result.id, terminate=True, signal="SIGTERM")
+    _wait_for(lambda: _state(result) == "REVOKED", 10, "the task to be REVOKED")
+    _wait_for(lambda: events.of("task-revoked", result.id), 10, "the task-revoked event")
+    time.sleep(0.5)
+    assert not Path(finished).exists()
+    assert not events.of("task-succeeded", result.id)
+    assert _state(result) == "REVOKED"
+    log = w.log()
+    assert f"task {result.id} (greenabc task" in log
+    assert "terminated by revoke with SIGTERM while it ran" in log
+
+
+@needs_redis
+def test_eta_tasks_and_heartbeats_on_greenabc_timers(
+    worker: tuple[Worker, Events], client: Celery
+) -> None:
+    w, events = worker
+    sent = time.monotonic()
+    result = send(client, w, "t.add", 1, 1, countdown=1.5)
+    scheduled = _wait_for(
+        lambda: (client.control.inspect([w.hostname], timeout=2).scheduled() or {}).get(w.hostname),
+        10,
+        "the ETA task to be scheduled",
+    )
+    assert [s["request"]["id"] for s in scheduled] == [result.id]
+    assert result.get(timeout=10) == 2
+    assert 1.4 < time.monotonic() - sent < 5
+    # Heartbeats every 2 s, from a repeating entry of the same Timer.
+    _wait_for(
+        lambda: len([e for e in events.of("worker-heartbeat") if e["hostname"] == w.hostname]) >= 2,
+        10,
+        "two worker heartbeats",
+    )
+
+
+@needs_redis
+def test_stats_grow_and_shrink(worker: tuple[Worker, Events], client: Celery) -> None:
+    w, _ = worker
+
+    def pool() -> dict[str, Any]:
+        stats = client.control.inspect([w.hostname], timeout=3).stats()
+        assert stats, "no stats reply"
+        return dict(stats[w.hostname]["pool"])
+
+    info = pool()
+    assert info["implementation"] == "greenabc.contrib.celery:TaskPool"
+    assert info["backend"] == w.backend
+    assert info["max-concurrency"] == 8
+    assert set(info["greenabc"]) >= {"size", "running", "completed", "timed_out", "killed"}
+    assert info["greenabc"]["size"] == 8
+    client.control.pool_grow(3, destination=[w.hostname], reply=True, timeout=3)
+    info = pool()
+    assert info["max-concurrency"] == info["greenabc"]["size"] == 11
+    client.control.pool_shrink(5, destination=[w.hostname], reply=True, timeout=3)
+    info = pool()
+    assert info["max-concurrency"] == info["greenabc"]["size"] == 6
+    client.control.pool_grow(2, destination=[w.hostname], reply=True, timeout=3)
+    assert pool()["greenabc"]["size"] == 8
+
+
+# --------------------------------------------------------------------------
+# Workers of their own.
+
+
+@needs_redis
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bounded_warm_shutdown(
+    backend: str, start_worker: Callable[..., Worker], client: Celery
+) -> None:
+    w = start_worker(backend, 4, GREENABC_CELERY_SHUTDOWN_TIMEOUT="1.5")
+    short_started, long_started = w.path("short"), w.path("long")
+    short = send(client, w, "t.sleep", 0.8, short_started)
+    long = send(client, w, "t.sleep", 60.0, long_started)
+    _wait_for(
+        lambda: Path(short_started).exists() and Path(long_started).exists(),
+        10,
+        "both tasks to start",
+    )
+    took = w.stop(bound=30)
+    assert w.process.returncode == 0, w.log()[-3000:]
+    assert took < 1.5 + 6, took  # the bound, plus the worker's own shutdown
+    assert short.get(timeout=5) == 0.8  # finished within the bound
+    assert _state(long) == "FAILURE"
+    assert isinstance(long.result, WorkerLostError)
+    message = str(long.result)
+    assert f"task {long.id} (greenabc task" in message
+    assert "warm shutdown: still running 1.5 s" in message
+    log = w.log()
+    assert "greenabc signal pool_preshutdown" in log
+    assert "greenabc signal pool_postshutdown" in log
+
+
+#: (concurrency, tasks) per backend. threads: each task holds an OS thread,
+#: and 500 threads on a 2-core CI machine spend their time contending for the
+#: GIL and memory; 100 at once over 300 tasks still shows concurrency.
+THROUGHPUT = {"gevent": (500, 500), "eventlet": (500, 500), "threads": (100, 300)}
+
+
+@needs_redis
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_many_sleeping_tasks_run_concurrently(
+    backend: str, start_worker: Callable[..., Worker], client: Celery
+) -> None:
+    concurrency, count = THROUGHPUT[backend]
+    w = start_worker(backend, concurrency)
+    warm = send(client, w, "t.add", 0, 0)
+    assert warm.get(timeout=10) == 0
+    started = time.monotonic()
+    results = [send(client, w, "t.sleep", 0.2) for _ in range(count)]
+    for result in results:
+        assert result.get(timeout=60) == 0.2
+    took = time.monotonic() - started
+    waves = count / concurrency
+    one_after_another = count * 0.2
+    print(f"{backend}: {count} tasks of 0.2 s at -c {concurrency}: {took:.2f} s")
+    # A few sleeps' time, not their sum (100 s / 60 s).
+    assert took < waves * 0.2 + 8, (took, one_after_another)
+
+
+# --------------------------------------------------------------------------
+# In this process, on threads: the pool's and the Timer's own contract.
+
+
+def _apply(pool: TaskPool, fn: Callable[..., Any], *args: Any, **options: Any) -> dict[str, Any]:
+    seen: dict[str, Any] = {"done": threading.Event()}
+
+    def accept(pid: int, at: float) -> None:
+        seen["pid"] = pid
+
+    def finish(key: str) -> Callable[..., None]:
+        def callback(*value: Any) -> None:
+            seen[key] = value
+            seen["done"].set()
+
+        return callback
+
+    seen["job"] = pool.apply_async(
+        fn,
+        args,
+        accept_callback=accept,
+        callback=finish("success"),
+        error_callback=finish("error"),
+        timeout_callback=finish("timeout"),
+        correlation_id="celery-id-1",
+        **options,
+    )
+    return seen
+
+
+def _exception(args: tuple[Any, ...]) -> BaseException:
+    """The exception in the ExceptionInfo the worker's error callback got
+    (billiard wraps it, as Request.on_failure unwraps it)."""
+    (einfo,) = args
+    exc = einfo.exception
+    return getattr(exc, "exc", exc)  # type: ignore[no-any-return]
+
+
+def _steps(seconds: float) -> str:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(0.01)
+    return "done"
+
+
+def test_pool_kill_says_why_and_which_task() -> None:
+    pool = TaskPool(limit=2)
+    pool.start()
+    try:
+        seen = _apply(pool, _steps, 10.0)
+        _wait_for(lambda: "pid" in seen, 5, "accept")
+        import weakref
+
+        assert weakref.ref(seen["job"])() is seen["job"]
+        pool.terminate_job(seen["pid"], signal.SIGTERM)
+        assert seen["done"].wait(5)
+        exc = _exception(seen["error"])
+        assert isinstance(exc, Terminated)
+        assert str(exc) == (
+            f"task celery-id-1 (greenabc task {seen['pid']}) terminated by revoke"
+            " with SIGTERM while it ran"
+        )
+        assert "success" not in seen
+    finally:
+        pool.stop()
+
+
+def test_pool_shutdown_reports_the_rest_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GREENABC_CELERY_SHUTDOWN_TIMEOUT", "0.2")
+    pool = TaskPool(limit=2)
+    pool.start()
+    quick = _apply(pool, _steps, 0.05)
+    slow = _apply(pool, _steps, 10.0)
+    _wait_for(lambda: "pid" in slow, 5, "accept")
+    started = time.monotonic()
+    pool.stop()
+    assert time.monotonic() - started < 2
+    assert quick["success"] == ("done",)
+    exc = _exception(slow["error"])
+    assert isinstance(exc, WorkerLostError)
+    assert "stopped by the worker's warm shutdown: still running 0.2 s" in str(exc)
+
+
+def test_pool_time_limits_call_the_workers_timeout_callback() -> None:
+    pool = TaskPool(limit=2)
+    pool.start()
+    try:
+        seen = _apply(pool, _steps, 10.0, timeout=0.3)
+        assert seen["done"].wait(5)
+        assert seen["timeout"] == (False, 0.3)  # Request.on_timeout(soft, timeout)
+    finally:
+        pool.stop()
+
+
+def test_bad_shutdown_timeout_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GREENABC_CELERY_SHUTDOWN_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="GREENABC_CELERY_SHUTDOWN_TIMEOUT"):
+        TaskPool(limit=1)
+
+
+def test_timer_entries_fire_expose_and_cancel() -> None:
+    timer = Timer(max_interval=1.0)
+    fired: list[tuple[str, Any]] = []
+    done = threading.Event()
+
+    def record(name: str, value: Any) -> None:
+        fired.append((name, value))
+        if name == "late":
+            done.set()
+
+    try:
+        late = timer.call_after(0.3, record, ("late", 2))
+        early = timer.call_at(time.monotonic() + 0.1, record, ("early", 1))
+        gone = timer.call_after(0.2, record, ("cancelled", 3))
+        assert (early.fun, early.args) == (record, ("early", 1))
+        assert [s.entry for s in timer.queue] == [early, gone, late]
+        timer.cancel(gone)
+        assert [s.entry for s in timer.queue] == [early, late]
+        beat = timer.call_repeatedly(0.05, record, ("beat", 0))
+        assert done.wait(5)
+        timer.cancel(beat)
+        time.sleep(0.1)
+        names = [name for name, _ in fired]
+        assert names.index("early") < names.index("late")
+        assert "cancelled" not in names
+        assert names.count("beat") >= 3
+        count = names.count("beat")
+        time.sleep(0.2)
+        assert [name for name, _ in fired].count("beat") == count
+        assert len(timer) == 0
+    finally:
+        timer.stop()
+
+
+def test_core_never_imports_celery(run_python: Callable[..., Any]) -> None:
+    done = run_python(
+        "import sys, greenabc; greenabc.get_pool('threads', 2).close(); "
+        "print(sorted(m for m in sys.modules if m.startswith("
+        "('celery', 'kombu', 'billiard', 'greenabc.contrib'))))"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_backend_is_the_default_one() -> None:
+    assert TaskPool(limit=1).backend.name == greenabc.get_backend().name
