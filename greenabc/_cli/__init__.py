@@ -17,13 +17,15 @@ python -m greenabc demo [--backend NAME]
 python -m greenabc backends [--capabilities] [--json]
 python -m greenabc run --backend NAME SCRIPT [ARGS...]
 python -m greenabc run --backend NAME -m MODULE [ARGS...]
-python -m greenabc check [--backend NAME] [MODULE...]"""
+python -m greenabc check [--backend NAME] [MODULE...]
+python -m greenabc bench [--backend NAME ...] [--quick] [--json]"""
 
 COMMANDS = {
     "demo": "run a short demo on a backend",
     "backends": "list the installed backends",
     "run": "patch first, then run a script or module as python would",
     "check": "report the patched engine, early imports and versions",
+    "bench": "measure greenabc against the raw engines (needs greenabc[cli])",
 }
 
 

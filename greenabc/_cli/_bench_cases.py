@@ -1,0 +1,559 @@
+"""What ``greenabc bench`` measures, and the rounds that measure it.
+
+A *case* is one piece of work done by several *sides*: greenabc's (``ours``)
+and its contenders (the raw engine's, ...). Each side runs the whole work once
+and returns its metrics (``{"us": per-operation microseconds, ...}``). One
+process measures one backend, patched first; each round runs every case's
+sides in a shuffled order, and each round's ratio (ours / contender) is taken
+within the round, so drift on a busy machine hits both sides alike. The
+summary gives the median and the min-max of those per-round ratios, never a
+ratio of medians.
+
+``python -m greenabc._cli._bench_cases --backend NAME [--quick] [--rounds N]``
+runs in a process of its own and prints one JSON object a line: progress, then
+the result. ``greenabc bench`` drives it; ``benchmarks/run.py`` adds sides and
+cases of its own to the same rounds. Nothing here imports an engine at import
+time: the engine is imported by the cases, after patching.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Metrics = dict[str, float]
+Side = Callable[[], Metrics]
+
+POOL_SIZE = 1000
+TASK_TIMEOUT = 10.0  # a per-task limit that never expires: its bookkeeping is the cost
+TIMER_WINDOW = 0.5  # timers fall due at random within this many seconds
+
+
+@dataclass(frozen=True)
+class Sizes:
+    tasks: int
+    timers: int
+    scopes: int
+    window: float = TIMER_WINDOW
+
+
+FULL = Sizes(tasks=100_000, timers=100_000, scopes=100_000)
+QUICK = Sizes(tasks=10_000, timers=10_000, scopes=20_000)
+CLI_QUICK = Sizes(tasks=5_000, timers=5_000, scopes=20_000, window=0.25)
+
+
+@dataclass
+class Case:
+    """One piece of work; ``sides[ours]`` is greenabc's, the rest contend."""
+
+    name: str
+    title: str
+    unit: str  # of the main metric, "us"
+    ours: str
+    sides: dict[str, Side]
+    # Metrics whose per-round ratio (ours / contender) is summarised.
+    ratio_metrics: tuple[str, ...] = ("us",)
+    label: str = ""  # short, for a narrow table
+    notes: dict[str, str] = field(default_factory=dict)  # side -> footnote
+
+
+def noop() -> None:
+    return None
+
+
+# -- spawn+complete ------------------------------------------------------------
+
+
+def _greenabc_spawn(backend: Any, n: int, timeout: float | None) -> Side:
+    def run() -> Metrics:
+        pool = backend.create_pool(POOL_SIZE)
+        try:
+            started = time.perf_counter()
+            if timeout is None:
+                tasks = [pool.spawn(noop) for _ in range(n)]
+            else:
+                tasks = [pool.apply_async(noop, timeout=timeout) for _ in range(n)]
+            for task in tasks:
+                task.get()
+            return {"us": (time.perf_counter() - started) / n * 1e6}
+        finally:
+            pool.close()
+
+    return run
+
+
+def _greenabc_apply(backend: Any, n: int, timeout: float | None) -> Side:
+    def run() -> Metrics:
+        pool = backend.create_pool(POOL_SIZE)
+        done = [0]
+
+        def callback(_: object) -> None:
+            done[0] += 1
+
+        try:
+            started = time.perf_counter()
+            apply = pool.apply_async
+            for _ in range(n):
+                apply(noop, callback=callback, timeout=timeout)
+            pool.join()
+            elapsed = time.perf_counter() - started
+        finally:
+            pool.close()
+        assert done[0] == n, (done[0], n)
+        return {"us": elapsed / n * 1e6}
+
+    return run
+
+
+def _timed(n: int, work: Callable[[], object]) -> Metrics:
+    started = time.perf_counter()
+    work()
+    return {"us": (time.perf_counter() - started) / n * 1e6}
+
+
+def _within(timeout_cls: Any, seconds: float) -> Callable[[], None]:
+    """What a raw-engine user writes for a per-task limit: the engine's
+    Timeout around the call (as Celery's gevent pool does)."""
+
+    def limited() -> None:
+        with timeout_cls(seconds):
+            noop()
+
+    return limited
+
+
+def _gevent_spawn_sides(n: int, timeout: float | None, apply: bool) -> dict[str, Side]:
+    import gevent
+    import gevent.pool
+
+    fn = noop if timeout is None else _within(gevent.Timeout, timeout)
+
+    def spawn_join() -> Metrics:
+        pool = gevent.pool.Pool(POOL_SIZE)
+
+        def work() -> None:
+            for _ in range(n):
+                pool.spawn(fn)
+            pool.join()
+
+        return _timed(n, work)
+
+    def apply_async() -> Metrics:
+        pool = gevent.pool.Pool(POOL_SIZE)
+        done = [0]
+
+        def callback(_: object) -> None:
+            done[0] += 1
+
+        def work() -> None:
+            for _ in range(n):
+                pool.apply_async(fn, callback=callback)
+            pool.join()
+
+        result = _timed(n, work)
+        gevent.sleep(0)  # callbacks are linked: let the last run
+        return result
+
+    if apply:
+        return {"gevent Pool.apply_async": apply_async}
+    return {"gevent Pool.spawn": spawn_join}
+
+
+def _eventlet_spawn_sides(n: int, timeout: float | None, apply: bool) -> dict[str, Side]:
+    import eventlet
+
+    fn = noop if timeout is None else _within(eventlet.Timeout, timeout)
+
+    def spawn(method: str) -> Side:
+        def run() -> Metrics:
+            pool = eventlet.GreenPool(POOL_SIZE)
+            start = getattr(pool, method)
+
+            def work() -> None:
+                for _ in range(n):
+                    start(fn)
+                pool.waitall()
+
+            return _timed(n, work)
+
+        return run
+
+    def spawn_n_callback() -> Metrics:
+        pool = eventlet.GreenPool(POOL_SIZE)
+        done = [0]
+
+        def call(cb: Callable[[object], None]) -> None:
+            cb(fn())
+
+        def callback(_: object) -> None:
+            done[0] += 1
+
+        def work() -> None:
+            for _ in range(n):
+                pool.spawn_n(call, callback)
+            pool.waitall()
+
+        return _timed(n, work)
+
+    if apply:
+        return {"eventlet GreenPool.spawn_n+callback": spawn_n_callback}
+    return {
+        "eventlet GreenPool.spawn": spawn("spawn"),
+        "eventlet GreenPool.spawn_n": spawn("spawn_n"),
+    }
+
+
+def _threads_spawn_sides(n: int, timeout: float | None, apply: bool) -> dict[str, Side]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = _thread_workers()
+
+    def submit() -> Metrics:
+        with ThreadPoolExecutor(max_workers=workers) as executor:
+
+            def work() -> None:
+                futures = [executor.submit(noop) for _ in range(n)]
+                for future in futures:
+                    future.result()
+
+            return _timed(n, work)
+
+    def submit_callback() -> Metrics:
+        done = [0]
+
+        def callback(_: object) -> None:
+            done[0] += 1
+
+        executor = ThreadPoolExecutor(max_workers=workers)
+        started = time.perf_counter()
+        for _ in range(n):
+            executor.submit(noop).add_done_callback(callback)
+        executor.shutdown(wait=True)
+        return {"us": (time.perf_counter() - started) / n * 1e6}
+
+    name = "ThreadPoolExecutor" + (" (no per-task limit)" if timeout is not None else "")
+    if apply:
+        return {f"{name} submit+add_done_callback": submit_callback}
+    return {f"{name} submit+result": submit}
+
+
+def _thread_workers() -> int:
+    import os
+
+    return min(32, (os.cpu_count() or 1) + 4)  # both sides' default
+
+
+SPAWN_MODES = {
+    # name: (title, apply_async with a callback?, per-task timeout)
+    "spawn": ("spawn+complete", False, None),
+    "spawn_timeout": ("spawn+complete, per-task timeout", False, TASK_TIMEOUT),
+    "apply": ("apply_async+callback", True, None),
+    "apply_timeout": ("apply_async+callback, per-task timeout", True, TASK_TIMEOUT),
+}
+
+
+def spawn_cases(
+    backend: Any, sizes: Sizes, modes: Sequence[str] = tuple(SPAWN_MODES)
+) -> list[Case]:
+    raw_sides = {
+        "gevent": _gevent_spawn_sides,
+        "eventlet": _eventlet_spawn_sides,
+        "threads": _threads_spawn_sides,
+    }[backend.name]
+    size = _thread_workers() if backend.name == "threads" else POOL_SIZE
+    cases = []
+    for mode in modes:
+        title, apply, timeout = SPAWN_MODES[mode]
+        n = sizes.tasks
+        ours = (_greenabc_apply if apply else _greenabc_spawn)(_Sized(backend, size), n, timeout)
+        label = "greenabc " + ("apply_async" if apply else "spawn")
+        sides = {label: ours, **raw_sides(n, timeout, apply)}
+        full = f"{title} ({n:,} tasks, size {size})"
+        short = f"{title.replace(', per-task timeout', ' +timeout')} x{n:,}"
+        cases.append(Case(mode, full, "us", label, sides, label=short))
+    return cases
+
+
+class _Sized:
+    """The backend, with create_pool() at the size the case measures."""
+
+    def __init__(self, backend: Any, size: int) -> None:
+        self.backend, self.size = backend, size
+
+    def create_pool(self, size: int) -> Any:
+        return self.backend.create_pool(self.size)
+
+
+# -- timers ----------------------------------------------------------------------
+
+
+def timer_side(
+    schedule: Callable[[float, Callable[[int], None], int], object],
+    sizes: Sizes,
+    sleep: Callable[[float], None],
+    *,
+    before: Callable[[], object] = noop,
+    after: Callable[[], object] = noop,
+) -> Side:
+    """Schedule ``sizes.timers`` callbacks due at random within the window
+    (the same delays for every side: one seed), each deadline read BEFORE its
+    call is scheduled; then wait for all to fire, polling."""
+
+    def run() -> Metrics:
+        n, window = sizes.timers, sizes.window
+        rng = random.Random(1234)  # noqa: S311 (the same delays for every side)
+        delays = [rng.random() * window for _ in range(n)]
+        deadlines = [0.0] * n
+        fired = [0.0] * n
+        count = [0]
+        clock = time.monotonic
+
+        def fire(i: int) -> None:
+            fired[i] = clock()
+            count[0] += 1
+
+        before()
+        cpu = time.process_time()
+        started = time.perf_counter()
+        for i, delay in enumerate(delays):
+            deadlines[i] = clock() + delay
+            schedule(delay, fire, i)
+        scheduled = time.perf_counter() - started
+        bound = clock() + window + 60
+        while count[0] < n and clock() < bound:
+            sleep(0.002)
+        cpu = time.process_time() - cpu
+        after()
+        lates = [f - d for f, d in zip(fired, deadlines, strict=True) if f]
+        last = max(range(n), key=deadlines.__getitem__)
+        return {
+            "schedule_us": scheduled / n * 1e6,
+            "cpu_us": cpu / n * 1e6,
+            "late_last_ms": (fired[last] - deadlines[last]) * 1e3 if fired[last] else float("inf"),
+            "late_worst_ms": max(lates) * 1e3 if lates else float("inf"),
+            "early": float(sum(1 for late in lates if late < 0)),
+            "missed": float(n - len(lates)),
+        }
+
+    return run
+
+
+TIMER_RATIOS = ("cpu_us", "schedule_us", "late_last_ms", "late_worst_ms")
+
+
+def timer_case(backend: Any, sizes: Sizes) -> Case:
+    greenabc_timer: list[Any] = []
+
+    def schedule(delay: float, fn: Callable[[int], None], i: int) -> object:
+        return greenabc_timer[0].call_after(delay, fn, i)
+
+    def create() -> None:
+        greenabc_timer[:] = [backend.create_timer()]
+
+    def stop() -> None:
+        greenabc_timer.pop().stop()
+
+    sleep = backend.sleep
+    sides = {
+        "greenabc Timer.call_after": timer_side(schedule, sizes, sleep, before=create, after=stop)
+    }
+    if backend.name == "gevent":
+        import gevent
+
+        loop = gevent.get_hub().loop
+
+        def loop_timer(delay: float, fn: Callable[[int], None], i: int) -> object:
+            timer = loop.timer(delay)
+            timer.start(fn, i)
+            return timer
+
+        sides["gevent loop.timer"] = timer_side(loop_timer, sizes, sleep)
+        sides["gevent.spawn_later"] = timer_side(gevent.spawn_later, sizes, sleep)
+    elif backend.name == "eventlet":
+        import eventlet
+        from eventlet.hubs import get_hub
+
+        sides["eventlet hub.schedule_call_global"] = timer_side(
+            get_hub().schedule_call_global, sizes, sleep
+        )
+        sides["eventlet.spawn_after"] = timer_side(eventlet.spawn_after, sizes, sleep)
+    title = (
+        f"timers: {sizes.timers:,} due at random within {sizes.window:g} s"
+        " (CPU per timer, schedule cost, lateness)"
+    )
+    short = f"{sizes.timers:,} timers in {sizes.window:g} s"
+    return Case("timers", title, "us", "greenabc Timer.call_after", sides, TIMER_RATIOS, short)
+
+
+# -- timeout scopes -------------------------------------------------------------
+
+
+def scope_cases(backend: Any, sizes: Sizes) -> list[Case]:
+    if backend.name == "threads":
+        return []  # no engine Timeout to contend
+    engine = __import__(backend.name)
+    n = sizes.scopes
+
+    def scope(make: Callable[[float], Any]) -> Side:
+        def run() -> Metrics:
+            started = time.perf_counter()
+            for _ in range(n):
+                with make(10.0):
+                    pass
+            return {"us": (time.perf_counter() - started) / n * 1e6}
+
+        return run
+
+    import greenabc
+
+    raw = {f"{backend.name}.Timeout(10)": scope(engine.Timeout)}
+    return [
+        Case(
+            "scope",
+            f"timeout scope enter+exit ({n:,})",
+            "us",
+            "greenabc backend.timeout(10)",
+            {"greenabc backend.timeout(10)": scope(backend.timeout), **raw},
+            label="timeout scope",
+        ),
+        Case(
+            "scope_function",
+            f"timeout scope enter+exit, module-level function ({n:,})",
+            "us",
+            "greenabc.timeout(10)",
+            {"greenabc.timeout(10)": scope(greenabc.timeout), **raw},
+            label="greenabc.timeout()",
+        ),
+    ]
+
+
+def engine_cases(
+    backend: Any, sizes: Sizes, modes: Sequence[str] = tuple(SPAWN_MODES)
+) -> list[Case]:
+    """The cases ``greenabc bench`` runs on one (patched) backend."""
+    return [
+        *spawn_cases(backend, sizes, modes),
+        timer_case(backend, sizes),
+        *scope_cases(backend, sizes),
+    ]
+
+
+# -- rounds ------------------------------------------------------------------------
+
+
+def run_rounds(
+    cases: Sequence[Case], rounds: int, emit: Callable[[dict[str, Any]], None], seed: int = 0
+) -> dict[str, Any]:
+    """Run every case ``rounds`` times, sides shuffled each round; summarise
+    each side's metrics and each contender's per-round ratios."""
+    order = random.Random(seed)  # noqa: S311 (an order, not a secret)
+    raw: dict[str, dict[str, list[Metrics]]] = {c.name: {s: [] for s in c.sides} for c in cases}
+    steps, step = rounds * len(cases), 0
+    for r in range(rounds):
+        for case in cases:
+            emit(
+                {
+                    "event": "progress",
+                    "step": step,
+                    "steps": steps,
+                    "label": f"{case.name} r{r + 1}",
+                }
+            )
+            sides = list(case.sides.items())
+            order.shuffle(sides)
+            for name, side in sides:
+                gc.collect()
+                try:
+                    raw[case.name][name].append(side())
+                except Exception as exc:  # a contender that breaks is reported, not fatal
+                    raw[case.name][name].append({"error": 1.0})
+                    emit({"event": "error", "case": case.name, "side": name, "error": repr(exc)})
+            step += 1
+    emit({"event": "progress", "step": steps, "steps": steps, "label": "done"})
+    return {"rounds": rounds, "cases": [summarise(case, raw[case.name]) for case in cases]}
+
+
+def _stats(values: Sequence[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def summarise(case: Case, runs: dict[str, list[Metrics]]) -> dict[str, Any]:
+    sides: dict[str, Any] = {}
+    for name, per_round in runs.items():
+        ok = [m for m in per_round if "error" not in m]
+        keys = ok[0].keys() if ok else ()
+        sides[name] = {key: _stats([m[key] for m in ok]) for key in keys}
+        if len(ok) < len(per_round):
+            sides[name]["errors"] = len(per_round) - len(ok)
+    ratios: dict[str, Any] = {}
+    ours = runs[case.ours]
+    for name, per_round in runs.items():
+        if name == case.ours:
+            continue
+        ratios[name] = {}
+        for key in case.ratio_metrics:
+            values = [
+                a[key] / b[key]
+                for a, b in zip(ours, per_round, strict=True)
+                if key in a and key in b and b[key] > 0 and a[key] < float("inf")
+            ]
+            if values:
+                ratios[name][key] = _stats(values)
+    return {
+        "name": case.name,
+        "title": case.title,
+        "label": case.label or case.name,
+        "unit": case.unit,
+        "ours": case.ours,
+        "sides": sides,
+        "ratios": ratios,
+        "notes": case.notes,
+    }
+
+
+def emit_line(event: dict[str, Any]) -> None:
+    print(json.dumps(event), flush=True)
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+    import platform
+
+    found = {"python": platform.python_version()}
+    for dist in ("greenabc", "gevent", "eventlet", "greenlet", "celery", "kombu", "futurist"):
+        with contextlib.suppress(md.PackageNotFoundError):
+            found[dist] = md.version(dist)
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """One backend in this process: patch, measure, print JSON lines."""
+    parser = argparse.ArgumentParser(prog="python -m greenabc._cli._bench_cases")
+    parser.add_argument("--backend", required=True)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=None)
+    args = parser.parse_args(argv)
+    import greenabc
+
+    if args.backend != "threads":
+        greenabc.patch(args.backend)
+    backend = greenabc.get_backend(args.backend)
+    sizes = CLI_QUICK if args.quick else FULL
+    modes = ("spawn", "spawn_timeout") if args.quick else tuple(SPAWN_MODES)
+    rounds = args.rounds or (3 if args.quick else 5)
+    result = run_rounds(engine_cases(backend, sizes, modes), rounds, emit_line)
+    emit_line({"event": "result", "backend": backend.name, "versions": versions(), **result})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

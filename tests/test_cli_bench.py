@@ -1,0 +1,93 @@
+"""``python -m greenabc bench``, in fresh processes: the table on each backend,
+and one line instead of a traceback without rich."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from greenabc._core._registry import available_backends
+
+
+def bench(*args: str, path: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GREENABC_")}
+    env["COLUMNS"] = "120"
+    if path is not None:
+        env["PYTHONPATH"] = str(path)
+    return subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-m", "greenabc", "bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        env=env,
+    )
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("backend", ["threads", "gevent", "eventlet"])
+def test_quick_bench_shows_a_table(backend: str) -> None:
+    pytest.importorskip("rich")
+    if backend not in available_backends():
+        pytest.skip(f"the {backend} backend is not installed")
+    result = bench("--quick", "--backend", backend)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"greenabc on {backend} vs the raw engine" in out
+    assert "spawn+complete" in out
+    assert "timers" in out
+    assert "Traceback" not in result.stderr
+    if backend != "threads":
+        assert f"{backend}" in out and "Timeout" in out  # the timeout scope rows
+
+
+@pytest.mark.timeout(120)
+def test_quick_bench_json() -> None:
+    pytest.importorskip("rich")
+    result = bench("--quick", "--backend", "threads", "--json", "--rounds", "2")
+    assert result.returncode == 0, result.stderr
+    [threads] = json.loads(result.stdout)
+    assert threads["backend"] == "threads"
+    assert threads["rounds"] == 2
+    spawn = next(case for case in threads["cases"] if case["name"] == "spawn")
+    [(contender, ratios)] = spawn["ratios"].items()
+    assert "ThreadPoolExecutor" in contender
+    assert ratios["us"]["min"] <= ratios["us"]["median"] <= ratios["us"]["max"]
+    timers = next(case for case in threads["cases"] if case["name"] == "timers")
+    ours = timers["sides"][timers["ours"]]
+    assert ours["early"]["max"] == 0  # never early
+    assert ours["missed"]["max"] == 0
+
+
+def test_without_rich_one_line_and_exit_2(tmp_path: Path) -> None:
+    shim = tmp_path / "rich"
+    shim.mkdir()
+    (shim / "__init__.py").write_text("raise ImportError('rich is not installed (test shim)')\n")
+    result = bench("--quick", "--backend", "threads", path=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "python -m greenabc bench needs rich: pip install 'greenabc[cli]'"
+    ]
+    assert result.stdout == ""
+
+
+def test_unknown_backend_is_a_usage_error() -> None:
+    result = bench("--backend", "no-such-engine")
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "unknown backend 'no-such-engine'" in line
+
+
+def test_rich_stays_out_of_the_import_path() -> None:
+    code = (
+        "import sys, greenabc, greenabc._cli, greenabc._cli._bench, greenabc._cli._bench_cases;"
+        "print(sorted(m for m in sys.modules if m == 'rich' or m.startswith('rich.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "[]"
