@@ -47,6 +47,7 @@ from ._task import (
     _checkpoint,
     _current,
     call_logged,
+    current_task,
     logger,
 )
 from ._validate import check_optional_seconds, check_size
@@ -193,6 +194,8 @@ class EnginePool:
 
     def _work(self) -> None:
         me = self._engine.current()
+        cell: list[Task[Any] | None] = [None]  # current_task() in this worker
+        _current.set(cell)
         promised = True  # a new worker has a task waiting for it
         while True:
             try:
@@ -206,11 +209,11 @@ class EnginePool:
                 task = self._queue.get()
                 if task is None:
                     return
-                self._run(task, me)
+                self._run(task, me, cell)
             except BaseException:
                 logger.exception("greenabc: worker of %r failed", self)
 
-    def _run(self, task: Task[Any], me: object) -> None:
+    def _run(self, task: Task[Any], me: object, cell: list[Task[Any] | None]) -> None:
         engine = self._engine
         with self._lock:
             if task._outcome is not None:  # killed while queued
@@ -223,7 +226,7 @@ class EnginePool:
                 task._hard_timer = engine.call_later(task.timeout, self._expire_hard, task)
             if task.soft_timeout is not None:
                 task._soft_timer = engine.call_later(task.soft_timeout, self._expire_soft, task)
-        _current.set(task)
+        cell[0] = task
         try:
             if task.accept_callback is not None:
                 call_logged("accept_callback", task.accept_callback, task)
@@ -232,6 +235,7 @@ class EnginePool:
         except BaseException as exc:  # an interrupt too: the outcome is decided below
             value = exc
             ok = False
+        cell[0] = None
         while True:
             try:
                 self._finish(task, ok, value)
@@ -243,7 +247,6 @@ class EnginePool:
                     raise
 
     def _finish(self, task: Task[Any], ok: bool, value: Any) -> None:
-        _current.set(None)
         settled = False
         try:
             with self._lock:
@@ -445,7 +448,7 @@ class EnginePool:
         """Wait until no task is running (``None``: unbounded); True if none is.
         Called from one of the pool's own tasks, it waits for the others."""
         timeout = check_optional_seconds(timeout, "timeout")
-        me = _current.get()
+        me = current_task()
         own = 1 if me is not None and me._pool is self and me._state == RUNNING else 0
         with self._lock:
             if self._busy <= own:
