@@ -94,10 +94,10 @@ def _greenabc_spawn(backend: Any, n: int, timeout: float | None) -> Side:
 def _greenabc_apply(backend: Any, n: int, timeout: float | None) -> Side:
     def run() -> Metrics:
         pool = backend.create_pool(POOL_SIZE)
-        done = [0]
+        done: list[None] = []  # append is atomic: callbacks may run in threads
 
         def callback(_: object) -> None:
-            done[0] += 1
+            done.append(None)
 
         try:
             started = time.perf_counter()
@@ -108,7 +108,7 @@ def _greenabc_apply(backend: Any, n: int, timeout: float | None) -> Side:
             elapsed = time.perf_counter() - started
         finally:
             pool.close()
-        assert done[0] == n, (done[0], n)
+        assert len(done) == n, (len(done), n)
         return {"us": elapsed / n * 1e6}
 
     return run
@@ -149,10 +149,10 @@ def _gevent_spawn_sides(n: int, timeout: float | None, apply: bool) -> dict[str,
 
     def apply_async() -> Metrics:
         pool = gevent.pool.Pool(POOL_SIZE)
-        done = [0]
+        done: list[None] = []  # append is atomic: callbacks may run in threads
 
         def callback(_: object) -> None:
-            done[0] += 1
+            done.append(None)
 
         def work() -> None:
             for _ in range(n):
@@ -189,13 +189,13 @@ def _eventlet_spawn_sides(n: int, timeout: float | None, apply: bool) -> dict[st
 
     def spawn_n_callback() -> Metrics:
         pool = eventlet.GreenPool(POOL_SIZE)
-        done = [0]
+        done: list[None] = []  # append is atomic: callbacks may run in threads
 
         def call(cb: Callable[[object], None]) -> None:
             cb(fn())
 
         def callback(_: object) -> None:
-            done[0] += 1
+            done.append(None)
 
         def work() -> None:
             for _ in range(n):
@@ -228,10 +228,10 @@ def _threads_spawn_sides(n: int, timeout: float | None, apply: bool) -> dict[str
             return _timed(n, work)
 
     def submit_callback() -> Metrics:
-        done = [0]
+        done: list[None] = []  # append is atomic: callbacks may run in threads
 
         def callback(_: object) -> None:
-            done[0] += 1
+            done.append(None)
 
         executor = ThreadPoolExecutor(max_workers=workers)
         started = time.perf_counter()

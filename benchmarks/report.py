@@ -1,0 +1,489 @@
+"""Write benchmarks/results.json into docs/benchmarks.md and docs/img/*.png.
+
+    python benchmarks/report.py [results.json]
+
+Only the block between ``<!-- generated: begin -->`` and
+``<!-- generated: end -->`` is rewritten (inserted after the title the first
+time); every other section of the page is kept as it is. The file is re-read
+just before writing, so sections others add meanwhile survive.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "benchmarks.md"
+IMG = ROOT / "docs" / "img"
+BEGIN = "<!-- generated: begin (benchmarks/report.py; edit the generator, not this block) -->"
+BEGIN_PREFIX = "<!-- generated: begin"
+END = "<!-- generated: end -->"
+X, DASH = "\u00d7", "\u2013"  # the page's multiplication sign and en dash
+
+
+def us(value: float) -> str:
+    if value >= 100:
+        return f"{value:.0f} µs"
+    return f"{value:.2f} µs" if value < 10 else f"{value:.1f} µs"
+
+
+def ratio(stats: dict[str, float] | None) -> str:
+    if not stats:
+        return f"{DASH}"
+    return f"**{stats['median']:.2f}{X}** ({stats['min']:.2f}{DASH}{stats['max']:.2f})"
+
+
+def med(side: dict[str, Any], key: str) -> float | None:
+    return side[key]["median"] if key in side else None
+
+
+def cases(results: dict[str, Any], engine: str) -> dict[str, Any]:
+    found = results["engines"].get(engine, {}).get("cases", [])
+    return {case["name"]: case for case in found}
+
+
+# -- tables ----------------------------------------------------------------------
+
+
+def pool_table(results: dict[str, Any], names: list[str]) -> list[str]:
+    lines = [
+        f"| engine | case | peer | greenabc | peer | ratio greenabc / peer (min{DASH}max) |",
+        "|---|---|---|---|---|---|",
+    ]
+    notes: list[str] = []
+    for engine in results["engines"]:
+        by_name = cases(results, engine)
+        for name in names:
+            case = by_name.get(name)
+            if case is None:
+                continue
+            ours = case["sides"][case["ours"]]
+            for peer, ratios in case["ratios"].items():
+                theirs = case["sides"][peer]
+                mark = ""
+                if peer in case["notes"]:
+                    notes.append(case["notes"][peer])
+                    mark = f" [{len(notes)}]"
+                lines.append(
+                    f"| {engine} | {case['title']} | {peer}{mark} | {_us(ours)} | {_us(theirs)}"
+                    f" | {ratio(ratios.get('us'))} |"
+                )
+            for what, why in case["notes"].items():
+                if what not in case["sides"]:
+                    lines.append(f"| {engine} | {case['title']} | {what} | | | {why} |")
+    lines += [""] + [f"[{i}] {note}." for i, note in enumerate(notes, 1)]
+    return lines
+
+
+def _us(side: dict[str, Any]) -> str:
+    value = med(side, "us")
+    return "error" if value is None else us(value)
+
+
+def timer_table(results: dict[str, Any]) -> list[str]:
+    lines = [
+        f"| engine | timer | schedule | CPU per timer | CPU ratio greenabc / it (min{DASH}max)"
+        " | last fires late | worst late | worst-late ratio | early | never fired |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for engine in results["engines"]:
+        case = cases(results, engine).get("timers")
+        if case is None:
+            continue
+        for name, side in case["sides"].items():
+            if "cpu_us" not in side:
+                lines.append(f"| {engine} | {name} | error | | | | | | | |")
+                continue
+            r = case["ratios"].get(name, {})
+            lines.append(
+                f"| {engine} | {name} | {us(side['schedule_us']['median'])}"
+                f" | {us(side['cpu_us']['median'])}"
+                f" | {ratio(r.get('cpu_us')) if r else '(greenabc)'}"
+                f" | {side['late_last_ms']['median']:.1f} ms"
+                f" | {side['late_worst_ms']['median']:.1f} ms ({side['late_worst_ms']['max']:.1f})"
+                f" | {ratio(r.get('late_worst_ms')) if r else ''}"
+                f" | {side['early']['max']:.0f} | {side['missed']['max']:.0f} |"
+            )
+    return lines
+
+
+def rss_table(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "| engine | case | greenabc wall | raw wall | wall ratio | greenabc peak RSS | raw peak RSS"
+        " | RSS ratio |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for engine, found in results.get("rss", {}).items():
+        for case in found["cases"]:
+            ours = case["sides"]["greenabc"]
+            [(peer, ratios)] = case["ratios"].items()
+            theirs = case["sides"][peer]
+            if "wall_s" not in ours or "wall_s" not in theirs:
+                lines.append(f"| {engine} | {case['title']} | error | | | | | |")
+                continue
+            lines.append(
+                f"| {engine} | {case['title']} (vs {peer})"
+                f" | {ours['wall_s']['median']:.2f} s | {theirs['wall_s']['median']:.2f} s"
+                f" | {ratio(ratios.get('wall_s'))}"
+                f" | {ours['rss_mib']['median']:.1f} MiB | {theirs['rss_mib']['median']:.1f} MiB"
+                f" | {ratio(ratios.get('rss_mib'))} |"
+            )
+    return lines
+
+
+def floor_lines(results: dict[str, Any]) -> list[str]:
+    case = cases(results, "threads").get("floor")
+    if case is None:
+        return ["(not measured: the threads run failed)"]
+    return [
+        f"| operation | cost (median, min{DASH}max of rounds) |",
+        "|---|---|",
+        *(
+            f"| {name} | {us(side['us']['median'])}"
+            f" ({us(side['us']['min'])}{DASH}{us(side['us']['max'])}) |"
+            for name, side in case["sides"].items()
+        ),
+    ]
+
+
+def primitives_table(results: dict[str, Any]) -> list[str]:
+    found = results.get("primitives", {})
+    engines = [e for e in ("gevent", "eventlet", "threads") if e in found]
+    if not engines:
+        return ["(not measured)"]
+    head = "| case | " + " | ".join(f"{e}: raw / greenabc | ratio" for e in engines) + " |"
+    lines = [head, "|---|" + "---|---|" * len(engines)]
+    titles = [row["case"] for row in found[engines[0]]["results"]]
+    for title in titles:
+        cells = []
+        for engine in engines:
+            row = next((r for r in found[engine]["results"] if r["case"] == title), None)
+            if row is None:
+                cells += ["", ""]
+                continue
+            cells.append(f"{row['raw_ns']:.0f} / {row['ours_ns']:.0f} ns")
+            cells.append(
+                f"{row['ratio_median']:.2f}{X} ({row['ratio_min']:.2f}{DASH}{row['ratio_max']:.2f})"
+            )
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    return lines
+
+
+# -- targets ------------------------------------------------------------------------
+
+
+def _ratio_of(results: dict[str, Any], engine: str, name: str, peer: str, key: str = "us") -> Any:
+    case = cases(results, engine).get(name)
+    if case is None:
+        return None
+    for contender, ratios in case["ratios"].items():
+        if contender.startswith(peer):
+            return ratios.get(key)
+    return None
+
+
+def cheapest_raw_timer(case: dict[str, Any], engine: str) -> str | None:
+    raw = {
+        "gevent": ("gevent loop.timer", "gevent.spawn_later"),
+        "eventlet": ("eventlet hub.schedule_call_global", "eventlet.spawn_after"),
+    }.get(engine, ())
+    costs = {n: med(case["sides"][n], "cpu_us") for n in raw if n in case["sides"]}
+    costs = {n: c for n, c in costs.items() if c is not None}
+    return min(costs, key=lambda n: costs[n]) if costs else None
+
+
+def targets(results: dict[str, Any]) -> list[str]:
+    rows: list[tuple[str, str, Any, float]] = []
+    raw_pool = {"gevent": "gevent Pool.spawn", "eventlet": "eventlet GreenPool.spawn"}
+    for engine, peer in raw_pool.items():
+        rows.append(
+            (
+                f"spawn+complete vs {peer} ({engine})",
+                f"\u2264 0.10{X}",
+                _ratio_of(results, engine, "spawn", peer),
+                0.10,
+            )
+        )
+        rows.append(
+            (
+                f"… with a per-task timeout ({engine}, peer wraps each task in its Timeout)",
+                f"\u2264 0.15{X}",
+                _ratio_of(results, engine, "spawn_timeout", peer),
+                0.15,
+            )
+        )
+    rows.append(
+        (
+            "threads spawn+complete vs ThreadPoolExecutor, same workers",
+            f"\u2264 0.3{X}",
+            _ratio_of(results, "threads", "spawn", "ThreadPoolExecutor"),
+            0.3,
+        )
+    )
+    for engine in ("gevent", "eventlet"):
+        case = cases(results, engine).get("timers")
+        cheapest = cheapest_raw_timer(case, engine) if case else None
+        if case and cheapest:
+            r = case["ratios"][cheapest]
+            rows.append(
+                (
+                    f"timers: CPU per timer vs {cheapest} (cheapest)",
+                    f"\u2264 1.0{X}",
+                    r.get("cpu_us"),
+                    1.0,
+                )
+            )
+            rows.append(
+                (
+                    f"timers: worst lateness vs {cheapest}",
+                    f"\u2264 1.0{X}",
+                    r.get("late_worst_ms"),
+                    1.0,
+                )
+            )
+    for engine in ("gevent", "eventlet"):
+        rows.append(
+            (
+                f"timeout scope enter+exit vs {engine}.Timeout",
+                f"\u2264 1.0{X}",
+                _ratio_of(results, engine, "scope", f"{engine}.Timeout"),
+                1.0,
+            )
+        )
+    for found in results.get("rss", {}).values():
+        for case in found["cases"]:
+            [(peer, ratios)] = case["ratios"].items()
+            rows.append(
+                (
+                    f"peak RSS, {case['title']} vs {peer}",
+                    f"\u2264 1.0{X}",
+                    ratios.get("rss_mib"),
+                    1.0,
+                )
+            )
+    lines = [
+        f"| target (issue 11) | wanted | measured greenabc / peer (min{DASH}max) | met? |",
+        "|---|---|---|---|",
+    ]
+    for what, wanted, stats, limit in rows:
+        met = f"{DASH}" if not stats else ("yes" if stats["median"] <= limit else "**no**")
+        lines.append(f"| {what} | {wanted} | {ratio(stats)} | {met} |")
+    early = {
+        engine: cases(results, engine)["timers"]["sides"]["greenabc Timer.call_after"]["early"][
+            "max"
+        ]
+        for engine in results["engines"]
+        if "timers" in cases(results, engine)
+    }
+    shown = ", ".join(f"{e}: {n:.0f}" for e, n in early.items())
+    lines.append(
+        f"| greenabc timers never early (most in any round) | 0 | {shown} | "
+        f"{'yes' if not any(early.values()) else '**no**'} |"
+    )
+    return lines
+
+
+# -- charts ---------------------------------------------------------------------------
+
+
+def chart(path: Path, title: str, bars: list[tuple[str, dict[str, float]]]) -> bool:
+    """Horizontal bars of ratios (median, min-max whiskers), 1.0 marked."""
+    if not bars:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [label for label, _ in bars]
+    medians = [s["median"] for _, s in bars]
+    low = [s["median"] - s["min"] for _, s in bars]
+    high = [s["max"] - s["median"] for _, s in bars]
+    fig, ax = plt.subplots(figsize=(9, 0.34 * len(bars) + 1.3))
+    colors = ["tab:green" if m <= 1 else "tab:red" for m in medians]
+    ax.barh(range(len(bars)), medians, xerr=[low, high], color=colors, alpha=0.8, capsize=3)
+    ax.set_yticks(range(len(bars)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"greenabc / peer, per round (median, min{DASH}max); < 1: greenabc cheaper")
+    ax.set_title(title, fontsize=10)
+    for i, m in enumerate(medians):
+        ax.text(m, i, f" {m:.2f}{X}", va="center", fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def chart_bars(
+    results: dict[str, Any], names: list[str], key: str = "us"
+) -> list[tuple[str, dict[str, float]]]:
+    bars = []
+    for engine in results["engines"]:
+        by_name = cases(results, engine)
+        for name in names:
+            case = by_name.get(name)
+            if case is None:
+                continue
+            for peer, ratios in case["ratios"].items():
+                if key in ratios:
+                    bars.append((f"{engine}: {case.get('label', name)} vs {peer}", ratios[key]))
+    return bars
+
+
+def charts(results: dict[str, Any]) -> list[str]:
+    made = []
+    spawn = ["spawn", "spawn_timeout", "apply", "apply_timeout"]
+    if chart(
+        IMG / "bench-spawn.png", "spawn+complete: greenabc / peer", chart_bars(results, spawn)
+    ):
+        made.append(("bench-spawn.png", "spawn+complete ratios"))
+    if chart(
+        IMG / "bench-timers.png",
+        "timers, CPU per timer: greenabc / peer",
+        chart_bars(results, ["timers"], "cpu_us"),
+    ):
+        made.append(("bench-timers.png", "timer CPU ratios"))
+    other = chart_bars(
+        results, ["scope", "scope_function", "celery_pool", "celery_pool_timeout", "executor"]
+    )
+    for engine, found in results.get("rss", {}).items():
+        for case in found["cases"]:
+            for peer, ratios in case["ratios"].items():
+                for key, what in (("rss_mib", "peak RSS"), ("wall_s", "wall")):
+                    if key in ratios:
+                        other.append((f"{engine}: {case['name']} {what} vs {peer}", ratios[key]))
+    if chart(
+        IMG / "bench-other.png",
+        "timeout scopes, Celery pools, executor, memory: greenabc / peer",
+        other,
+    ):
+        made.append(("bench-other.png", "other ratios"))
+    return [f"![{alt}](img/{name})" for name, alt in made]
+
+
+# -- the page ---------------------------------------------------------------------------
+
+
+def block(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    v = next(iter(results["engines"].values()), {}).get("versions", {})
+    rounds = next(iter(results["engines"].values()), {}).get("rounds", "?")
+    size = (
+        "10k tasks and 10k timers (`--quick`)" if results["quick"] else "100k tasks and 100k timers"
+    )
+    images = charts(results)
+    out = [
+        BEGIN,
+        "## All peers, one run (`benchmarks/run.py`)",
+        "",
+        "Reproduce everything below, tables and charts, with one command:",
+        "",
+        "```sh",
+        ".venv/bin/pip install -e '.[dev,bench]' -e adapters/gevent -e adapters/eventlet",
+        f".venv/bin/{results['command']}",
+        "```",
+        "",
+        f"Sizes: {size}, pool size 1000 (threads: the default worker count), {rounds} rounds;"
+        " the Celery-pool and executor cases use a quarter of the tasks.",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['platform']}, Python {m['python']};"
+        f" the run took {m.get('minutes', 0):.1f} min, load average {m['load_before']:.1f}"
+        f" before and {m.get('load_after', 0):.1f} after.",
+        "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
+        "",
+        "**How to read it.** Each engine runs in a process of its own, patched first. In each"
+        " round every side of a case (greenabc and its peers) runs once, in a shuffled order, and"
+        " the ratio greenabc / peer is taken *within the round*; the tables give the median of"
+        f" those per-round ratios and their min{DASH}max, never a ratio of medians. Below 1 means"
+        " greenabc is cheaper. The absolute figures (medians of the rounds) are for reading"
+        " against the floor only: **this machine is a shared 2-core VM on which other test runs"
+        f" were going on during the run**, so absolute times are noisy (up to ~2{X} between runs);"
+        " ratios within a round tolerate that better, and the"
+        f" min{DASH}max shows how much they moved.",
+        "",
+        *images,
+        "",
+        "### The floor",
+        "",
+        "What the hardware allows: no engine, just greenlet.",
+        "",
+        *floor_lines(results),
+        "",
+        "### Targets",
+        "",
+        *targets(results),
+        "",
+        "### Spawn+complete",
+        "",
+        "By `spawn` (the task's result fetched) and by `apply_async` with a callback (then"
+        " `join`), with and without a per-task timeout of 10 s (never expiring: its bookkeeping"
+        " is what costs). Raw pools get their per-task limit the way their users write it:"
+        " the engine's `Timeout` around the call (as Celery's gevent pool does). Celery's pools"
+        " are driven as the worker drives them: `start()`, `apply_async(target, args, kwargs,"
+        " callback=..., timeout=...)`, `stop()`.",
+        "",
+        *pool_table(results, ["spawn", "spawn_timeout", "apply", "apply_timeout"]),
+        "",
+        "### Timers",
+        "",
+        "All timers due at random within the window (the same seeded delays for every side);"
+        " each deadline is read *before* its call is scheduled, so time spent scheduling counts"
+        " as lateness on every side alike. CPU per timer is the process's CPU time from the first"
+        " call scheduled to the last one fired, divided by the count. *Early* counts callbacks"
+        " that ran before their deadline (by `time.monotonic`), in the worst round;"
+        " *worst late* is the median of the rounds' worst (max in brackets).",
+        "",
+        *timer_table(results),
+        "",
+        "### Timeout scopes, Celery pools, the executor",
+        "",
+        *pool_table(
+            results, ["scope", "scope_function", "celery_pool", "celery_pool_timeout", "executor"]
+        ),
+        "",
+        "### Memory: sleepers and echo clients",
+        "",
+        "Each side in a fresh process set up alike (the same imports and patching); peak RSS is"
+        " the process's `ru_maxrss`, imports included. Threads are not measured here"
+        " (10k OS threads).",
+        "",
+        *rss_table(results),
+        "",
+        "### Primitives",
+        "",
+        "`bench_primitives.py`'s cases, run by the same command with the same number of rounds"
+        " (see the section below for what they mean).",
+        "",
+        *primitives_table(results),
+        END,
+    ]
+    return "\n".join(out) + "\n"
+
+
+def write(results: dict[str, Any]) -> None:
+    generated = block(results)
+    page = PAGE.read_text()  # re-read now: others' sections survive
+    if BEGIN_PREFIX in page and END in page:
+        head, rest = page.split(BEGIN_PREFIX, 1)
+        tail = rest.split(END, 1)[1].lstrip("\n")
+        page = head + generated + "\n" + tail
+    else:
+        title, _, body = page.partition("\n")
+        page = f"{title}\n\n{generated}\n{body.lstrip(chr(10))}"
+    PAGE.write_text(page)
+    print(f"wrote {PAGE.relative_to(ROOT)} and docs/img/bench-*.png", file=sys.stderr)
+
+
+def main() -> int:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results.json"
+    write(json.loads(path.read_text()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
