@@ -432,3 +432,25 @@ def test_callback_may_spawn_on_its_own_full_pool(greenabc_backend: greenabc.Back
         assert sorted(task.get(timeout=PROMPT) for task in results) == [2, 3]
     finally:
         pool.close(timeout=PROMPT)
+
+
+def test_soft_deadline_passed_in_a_stalled_hub_still_tells_the_caller(
+    pool: greenabc.Pool,
+) -> None:
+    # The hub stalls (here: this caller spins) past the task's soft deadline
+    # and its wake-up: the task may resume first and end before any switch
+    # raises the soft exception, but the caller is told either way.
+    told: list[object] = []
+
+    def work() -> str:
+        try:
+            time.sleep(0.05)
+        except greenabc.SoftTimeout:
+            return "got SoftTimeout"
+        return "finished first"
+
+    task = pool.apply_async(work, soft_timeout=0.01, soft_timeout_callback=told.append)
+    time.sleep(0.001)  # let it start and park in its sleep
+    busy(0.2)
+    assert task.get(timeout=PROMPT) in ("got SoftTimeout", "finished first")
+    assert wait_until(lambda: told == [task])
