@@ -164,7 +164,9 @@ class Task(Protocol[T_co]):
         while undecided."""
         ...
 
-    def kill(self, block: bool = True, timeout: float | None = None) -> bool:
+    def kill(
+        self, block: bool = True, timeout: float | None = None, *, reason: str | None = None
+    ) -> bool:
         """Report the task killed and interrupt it; with *block*, wait up to
         *timeout* for it to stop. True if it has stopped."""
         ...
@@ -205,7 +207,7 @@ class Pool(Protocol):
 
     def resize(self, size: int) -> None: ...
 
-    def kill(self, timeout: float | None = None) -> bool: ...
+    def kill(self, timeout: float | None = None, *, reason: str | None = None) -> bool: ...
 
     def close(self, timeout: float | None = None) -> bool: ...
 

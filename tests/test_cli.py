@@ -285,6 +285,10 @@ def test_uncaught_errors_show_their_public_path(run_python: RunPython) -> None:
     pickled = run_python(
         "import pickle, greenabc\n"
         "e = pickle.loads(pickle.dumps(greenabc.TaskTimedOut(7, 1.5)))\n"
-        "print(type(e).__module__, e.task_id, e.seconds, e)"
+        "print(type(e).__module__, e.task_id, e.seconds, e)\n"
+        "k = pickle.loads(pickle.dumps(greenabc.TaskKilled(8, 'revoked')))\n"
+        "print(k.task_id, k.reason, k)"
     )
-    assert pickled.stdout.split()[:3] == ["greenabc", "7", "1.5"], pickled.stderr
+    lines = pickled.stdout.splitlines()
+    assert lines[0].split()[:3] == ["greenabc", "7", "1.5"], pickled.stderr
+    assert lines[1] == "8 revoked task 8 was killed: revoked"

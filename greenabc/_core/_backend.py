@@ -70,8 +70,11 @@ class EngineBackend(PrimitivesMixin):
         the pool's semantics (get, wait, kill, add_done_callback)."""
         pool = self._spawn_pool
         if pool is None:
-            pool = self._spawn_pool = self.create_pool(UNBOUNDED)
-            pool._max_idle = SPAWN_IDLE_WORKERS
+            if self._unpatched_check:
+                self._warn_if_unpatched()
+            pool = self._spawn_pool = EnginePool(
+                self.engine, UNBOUNDED, self.name, max_idle=SPAWN_IDLE_WORKERS, announce=False
+            )
         return pool.spawn(fn, *args, **kwargs)
 
     def create_timer(self) -> EngineTimer:

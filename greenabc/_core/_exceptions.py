@@ -29,7 +29,17 @@ class TimeoutExpired(GreenabcError, TimeoutError):
 
 
 class TaskKilled(GreenabcError):
-    """The task was killed before it finished; its result, if any, is discarded."""
+    """The task was killed before it finished; its result, if any, is discarded.
+    ``reason`` says why, when the killer said (``kill(reason=...)``)."""
+
+    def __init__(self, task_id: int, reason: str | None = None) -> None:
+        why = f": {reason}" if reason else ""
+        super().__init__(f"task {task_id} was killed{why}")
+        self.task_id = task_id
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[TaskKilled], tuple[int, str | None]]:
+        return type(self), (self.task_id, self.reason)
 
 
 class TaskTimedOut(GreenabcError):

@@ -70,7 +70,13 @@ class EnginePool:
     """A Pool over an :class:`~greenabc.interfaces.Engine` (see ``greenabc.interfaces.Pool``)."""
 
     def __init__(
-        self, engine: Engine, size: int, backend_name: str, *, max_idle: int | None = None
+        self,
+        engine: Engine,
+        size: int,
+        backend_name: str,
+        *,
+        max_idle: int | None = None,
+        announce: bool = True,
     ) -> None:
         check_size(size)
         self._engine = engine
@@ -89,7 +95,9 @@ class EnginePool:
         self._join_events: list[tuple[EventLike, int]] = []  # (event, own task or not)
         self._closed = False
         self._completed = self._failed = self._timed_out = self._killed = 0
-        signals.pool_started.send(self)
+        self._announce = announce  # send the pool signals (spawn()'s hidden pool does not)
+        if announce:
+            signals.pool_started.send(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -176,7 +184,7 @@ class EnginePool:
         self._queue.put(task)
         if new_worker:
             self._engine.spawn(self._work)
-        if signals.pool_apply.receivers:
+        if signals.pool_apply.receivers and self._announce:
             signals.pool_apply.send(self, task=task)
         return task
 
@@ -418,9 +426,9 @@ class EnginePool:
             callback = task.soft_timeout_callback
             self._engine.spawn(lambda: call_logged("soft_timeout_callback", callback, task))
 
-    def _kill_task(self, task: Task[Any]) -> None:
+    def _kill_task(self, task: Task[Any], reason: str | None = None) -> None:
         with self._lock:
-            if not self._decide(task, KILLED, TaskKilled(f"task {task.id} was killed")):
+            if not self._decide(task, KILLED, TaskKilled(task.id, reason)):
                 return
             if task._state == RUNNING:
                 self._stop(task, KillInterrupt)
@@ -477,14 +485,15 @@ class EnginePool:
                 while self._debt and self._slots.acquire(False):
                     self._debt -= 1
 
-    def kill(self, timeout: float | None = None) -> bool:
-        """Kill every accepted task; wait up to *timeout* (``None``:
-        unbounded) for them to stop. The pool stays open. True if all stopped."""
+    def kill(self, timeout: float | None = None, *, reason: str | None = None) -> bool:
+        """Kill every accepted task (``TaskKilled`` says *reason*); wait up
+        to *timeout* (``None``: unbounded) for them to stop. The pool stays
+        open. True if all stopped."""
         timeout = check_optional_seconds(timeout, "timeout")
         with self._lock:
             tasks = list(self._active.values())
         for task in tasks:
-            self._kill_task(task)
+            self._kill_task(task, reason)
         return self.join(timeout)
 
     def close(self, timeout: float | None = None) -> bool:
@@ -500,9 +509,10 @@ class EnginePool:
             self._closed = True
             if self._waiting:
                 self._slots.release()  # each woken spawn wakes the next
-        signals.pool_preshutdown.send(self)
+        if self._announce:
+            signals.pool_preshutdown.send(self)
         clean = self.join(timeout)
-        if not clean and not self.kill(KILL_GRACE):
+        if not clean and not self.kill(KILL_GRACE, reason=f"{self!r} closed before it ended"):
             with self._lock:
                 stuck = [t for t in self._active.values() if t._state == RUNNING]
             if stuck:
@@ -516,7 +526,8 @@ class EnginePool:
             workers = self._workers
         for _ in range(workers):
             self._queue.put(None)
-        signals.pool_postshutdown.send(self)
+        if self._announce:
+            signals.pool_postshutdown.send(self)
         return clean
 
     def stats(self) -> dict[str, int]:

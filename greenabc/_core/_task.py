@@ -183,12 +183,15 @@ class Task(Generic[T]):
             return self._value  # type: ignore[no-any-return]
         raise self._value
 
-    def kill(self, block: bool = True, timeout: float | None = None) -> bool:
-        """Report the task killed now and interrupt it. With *block*, wait up to
-        *timeout* (``None``: unbounded) for its worker to leave it. Returns
-        True if the task is no longer running."""
+    def kill(
+        self, block: bool = True, timeout: float | None = None, *, reason: str | None = None
+    ) -> bool:
+        """Report the task killed now (``TaskKilled``, saying *reason*) and
+        interrupt it. With *block*, wait up to *timeout* (``None``:
+        unbounded) for its worker to leave it. Returns True if the task is no
+        longer running."""
         timeout = check_optional_seconds(timeout, "timeout")
-        self._pool._kill_task(self)
+        self._pool._kill_task(self, reason)
         if not block or self._state == RELEASED or current_task() is self:
             return self._state == RELEASED  # a task never waits for itself
         pool = self._pool

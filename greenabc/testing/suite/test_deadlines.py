@@ -454,3 +454,42 @@ def test_soft_deadline_passed_in_a_stalled_hub_still_tells_the_caller(
     busy(0.2)
     assert task.get(timeout=PROMPT) in ("got SoftTimeout", "finished first")
     assert wait_until(lambda: told == [task])
+
+
+def test_a_kill_says_which_task_and_why(pool: greenabc.Pool) -> None:
+    errors: list[BaseException] = []
+    task = pool.apply_async(spin, (30,), error_callback=errors.append)
+    assert wait_until(lambda: pool.stats()["running"] == 1)
+    task.kill(timeout=PROMPT, reason="revoked by the user")
+    assert len(errors) == 1
+    killed = errors[0]
+    assert isinstance(killed, greenabc.TaskKilled)
+    assert (killed.task_id, killed.reason) == (task.id, "revoked by the user")
+    assert str(killed) == f"task {task.id} was killed: revoked by the user"
+
+
+def test_close_says_why_it_killed(greenabc_backend: greenabc.Backend) -> None:
+    pool = greenabc_backend.create_pool(2)
+    errors: list[BaseException] = []
+    pool.apply_async(spin, (30,), error_callback=errors.append)
+    assert wait_until(lambda: pool.stats()["running"] == 1)
+    pool.close(timeout=0.05)
+    assert len(errors) == 1
+    assert isinstance(errors[0], greenabc.TaskKilled)
+    assert "closed before it ended" in str(errors[0])
+
+
+def test_spawn_sends_no_pool_signals(greenabc_backend: greenabc.Backend) -> None:
+    seen: list[object] = []
+
+    def receiver(sender: object, **kwargs: object) -> None:
+        seen.append(sender)
+
+    signals.pool_started.connect(receiver)
+    signals.pool_apply.connect(receiver)
+    try:
+        greenabc_backend.spawn(int).get(timeout=PROMPT)
+    finally:
+        signals.pool_started.disconnect(receiver)
+        signals.pool_apply.disconnect(receiver)
+    assert seen == []
