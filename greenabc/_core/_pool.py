@@ -459,11 +459,14 @@ class EnginePool:
         me = current_task()
         own = 1 if me is not None and me._pool is self and me._state == RUNNING else 0
         with self._lock:
-            if self._busy <= own:
-                return True
-            event = self._engine.event()
-            self._join_events.append((event, own))
-        event.wait(timeout)
+            if self._busy <= own or timeout == 0:
+                return self._busy <= own
+            waiter = (self._engine.event(), own)
+            self._join_events.append(waiter)
+        if not waiter[0].wait(timeout):
+            with self._lock:  # timed out: leave nothing behind (join(0.01) in a loop)
+                if waiter in self._join_events:
+                    self._join_events.remove(waiter)
         return self._busy <= own
 
     def resize(self, size: int) -> None:
