@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from importlib import metadata
 
-from conftest import RunPython
-
 import greenabc
+from conftest import RunPython
 from greenabc.interfaces import Capabilities
 from greenabc_eventlet._backend import EventletBackend
 from greenabc_eventlet._capabilities import CAPABILITIES

@@ -8,10 +8,10 @@ import time
 
 import eventlet
 import pytest
-from conftest import RunPython
 from eventlet.hubs import get_hub
 
 import greenabc
+from conftest import RunPython
 from greenabc_eventlet._backend import EventletBackend
 from greenabc_eventlet._patcher import EventletPatcher
 
