@@ -289,6 +289,18 @@ def targets(results: dict[str, Any]) -> list[str]:
 # -- charts ---------------------------------------------------------------------------
 
 
+def _short(label: str) -> str:
+    for long, short in (
+        (" submit+add_done_callback", ""),
+        (" submit+result", ""),
+        (" (no per-task limit)", " (no limit)"),
+        ("ThreadPoolExecutor", "TPE"),
+        ("GreenThreadPoolExecutor", "GreenTPE"),
+    ):
+        label = label.replace(long, short)
+    return label if len(label) <= 80 else label[:79] + "..."
+
+
 def chart(path: Path, title: str, bars: list[tuple[str, dict[str, float]]]) -> bool:
     """Horizontal bars of ratios (median, min-max whiskers), 1.0 marked."""
     if not bars:
@@ -298,11 +310,11 @@ def chart(path: Path, title: str, bars: list[tuple[str, dict[str, float]]]) -> b
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [label for label, _ in bars]
+    labels = [_short(label) for label, _ in bars]
     medians = [s["median"] for _, s in bars]
     low = [s["median"] - s["min"] for _, s in bars]
     high = [s["max"] - s["median"] for _, s in bars]
-    fig, ax = plt.subplots(figsize=(9, 0.34 * len(bars) + 1.3))
+    fig, ax = plt.subplots(figsize=(12, 0.34 * len(bars) + 1.3))
     colors = ["tab:green" if m <= 1 else "tab:red" for m in medians]
     ax.barh(range(len(bars)), medians, xerr=[low, high], color=colors, alpha=0.8, capsize=3)
     ax.set_yticks(range(len(bars)), labels, fontsize=8)
