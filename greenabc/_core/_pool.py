@@ -204,29 +204,35 @@ class EnginePool:
         me = self._engine.current()
         cell: list[Task[Any] | None] = [None]  # current_task() in this worker
         _current.set(cell)
-        promised = True  # a new worker has a task waiting for it
-        while True:
+        while True:  # a new worker has a task waiting for it
+            task = self._queue.get()
+            if task is None:
+                return
             try:
-                if not promised:
-                    with self._lock:
-                        if self._workers > self._size or self._idle >= self._max_idle:
-                            self._workers -= 1  # shrunk, or enough idle workers: leave
-                            return
-                        self._idle += 1
-                promised = False
-                task = self._queue.get()
-                if task is None:
-                    return
-                self._run(task, me, cell)
+                stay = self._run(task, me, cell)
             except BaseException:
                 logger.exception("greenabc: worker of %r failed", self)
+                with self._lock:
+                    stay = self._idle_or_leave()
+            if not stay:
+                return
 
-    def _run(self, task: Task[Any], me: object, cell: list[Task[Any] | None]) -> None:
+    def _idle_or_leave(self) -> bool:
+        """Once a task is done with: wait for the next, or leave if the pool
+        shrank or has idle workers enough. With the lock held."""
+        if self._workers > self._size or self._idle >= self._max_idle:
+            self._workers -= 1
+            return False
+        self._idle += 1
+        return True
+
+    def _run(self, task: Task[Any], me: object, cell: list[Task[Any] | None]) -> bool:
+        """Run *task*; True if this worker stays for another."""
         engine = self._engine
         with self._lock:
             if task._outcome is not None:  # killed while queued
                 self._release(task)
-                return
+                return self._idle_or_leave()
             task._state = RUNNING
             task._worker = me
             if task.timeout is not None:
@@ -246,15 +252,15 @@ class EnginePool:
         cell[0] = None
         while True:
             try:
-                self._finish(task, ok, value)
-                return
+                return self._finish(task, ok, value)
             except BaseException:
                 # An interrupt sent just before fn returned landed on the way
                 # in (it is raised at a Python call on threads): try again.
                 if task._state != RUNNING:
                     raise
 
-    def _finish(self, task: Task[Any], ok: bool, value: Any) -> None:
+    def _finish(self, task: Task[Any], ok: bool, value: Any) -> bool:
+        """Settle and release *task*; True if this worker stays for another."""
         settled = False
         try:
             with self._lock:
@@ -264,7 +270,7 @@ class EnginePool:
                     announce = self._settle(task, ok, value) and task._has_listeners()
                     self._release(task, done=not announce)
                     if not announce:
-                        return  # the common case: one lock section
+                        return self._idle_or_leave()  # the common case: one lock section
             if not settled:
                 _checkpoint()  # one sent before FINISHING is raised here at the latest
         except BaseException:
@@ -275,14 +281,16 @@ class EnginePool:
                 announce = self._settle(task, ok, value) and task._has_listeners()
                 self._release(task, done=not announce)
                 if not announce:
-                    return
+                    return self._idle_or_leave()
         # The slot is free already, so a callback may spawn on this pool;
         # join() still waits for the callbacks.
         try:
             task._announce()
-        finally:
-            with self._lock:
-                self._done_busy()
+        except BaseException:  # not an Exception: call_logged let it through
+            logger.exception("greenabc: a callback of %r raised", task)
+        with self._lock:
+            self._done_busy()
+            return self._idle_or_leave()
 
     def _settle(self, task: Task[Any], ok: bool, value: Any) -> bool:
         """Decide the worker's outcome unless one is already decided: timed
