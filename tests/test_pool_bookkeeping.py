@@ -23,3 +23,30 @@ def test_joins_that_time_out_leave_nothing_behind() -> None:
         done.set()
     assert pool.join(10)
     pool.close(timeout=10)
+
+
+def test_deadlines_of_tasks_that_ended_are_not_kept() -> None:
+    # A long timeout: the entries of ended tasks are dropped as the queue
+    # grows, not kept for an hour.
+    pool = greenabc.get_pool("threads", 4)
+    assert isinstance(pool, EnginePool)
+    tasks = [pool.apply_async(int, (i,), timeout=3600.0) for i in range(5000)]
+    assert [t.get(timeout=10) for t in tasks[-3:]] == [4997, 4998, 4999]
+    assert pool.join(10)
+    assert pool._hard is not None
+    assert sum(len(queue) for queue in pool._hard._queues.values()) < 2100
+    pool.close(timeout=10)
+
+
+def test_mixed_timeouts_each_expire_on_their_own() -> None:
+    pool = greenabc.get_pool("threads", 8)
+    done = threading.Event()
+    short = [pool.apply_async(done.wait, (5,), timeout=0.05) for _ in range(3)]
+    long = [pool.apply_async(done.wait, (0.3,), timeout=2.0) for _ in range(3)]
+    for task in short:
+        assert task.wait(2)
+        assert task.outcome == "timed out"
+    assert not any(task.ready() for task in long)  # their deadline is later
+    done.set()
+    assert all(task.get(timeout=5) is True for task in long)
+    pool.close(timeout=10)

@@ -26,6 +26,7 @@ from typing_extensions import Self
 
 from .. import signals
 from ..interfaces import Engine, EventLike
+from ._deadlines import Deadlines
 from ._exceptions import (
     HardTimeoutInterrupt,
     Interrupt,
@@ -66,6 +67,10 @@ UNRESPONSIVE_AFTER = 1.0
 _ids = itertools.count(1)
 
 
+def _undecided_and_running(task: Task[Any]) -> bool:
+    return task._state == RUNNING and task._outcome is None
+
+
 class EnginePool:
     """A Pool over an :class:`~greenabc.interfaces.Engine` (see ``greenabc.interfaces.Pool``)."""
 
@@ -93,6 +98,8 @@ class EnginePool:
         self._busy = 0  # accepted tasks + timeout callbacks still running
         self._waiting = 0  # spawns blocked on a full pool
         self._join_events: list[tuple[EventLike, int]] = []  # (event, own task or not)
+        self._hard: Deadlines | None = None  # the tasks' hard and soft deadlines,
+        self._soft: Deadlines | None = None  # made when first needed
         self._closed = False
         self._completed = self._failed = self._timed_out = self._killed = 0
         self._announce = announce  # send the pool signals (spawn()'s hidden pool does not)
@@ -228,7 +235,6 @@ class EnginePool:
 
     def _run(self, task: Task[Any], me: object, cell: list[Task[Any] | None]) -> bool:
         """Run *task*; True if this worker stays for another."""
-        engine = self._engine
         with self._lock:
             if task._outcome is not None:  # killed while queued
                 self._release(task)
@@ -236,10 +242,9 @@ class EnginePool:
             task._state = RUNNING
             task._worker = me
             if task.timeout is not None:
-                task._deadline = engine.monotonic() + task.timeout
-                task._hard_timer = engine.call_later(task.timeout, self._expire_hard, task)
+                task._deadline = self._deadlines(hard=True).add(task.timeout, task)
             if task.soft_timeout is not None:
-                task._soft_timer = engine.call_later(task.soft_timeout, self._expire_soft, task)
+                self._deadlines(hard=False).add(task.soft_timeout, task)
         cell[0] = task
         try:
             if task.accept_callback is not None:
@@ -292,6 +297,20 @@ class EnginePool:
             self._done_busy()
             return self._idle_or_leave()
 
+    def _deadlines(self, hard: bool) -> Deadlines:
+        """The pool's hard or soft deadlines, made on first use; lock held."""
+        found = self._hard if hard else self._soft
+        if found is None:
+            if hard:
+                found = self._hard = Deadlines(
+                    self._engine, self._lock, self._expire_hard, _undecided_and_running
+                )
+            else:
+                found = self._soft = Deadlines(
+                    self._engine, self._lock, self._expire_soft, _undecided_and_running
+                )
+        return found
+
     def _settle(self, task: Task[Any], ok: bool, value: Any) -> bool:
         """Decide the worker's outcome unless one is already decided: timed
         out if past the hard deadline, else its result. With the lock held."""
@@ -315,9 +334,8 @@ class EnginePool:
         """Give the task's slot back, and with *done* count it as no longer
         busy; called with the lock held."""
         task._state = RELEASED
-        for timer in (task._hard_timer, task._soft_timer):
-            if timer is not None:
-                timer.cancel()
+        if task._resend is not None:  # re-interrupting it
+            task._resend.cancel()
         del self._active[task.id]
         if self._debt:
             self._debt -= 1
@@ -359,15 +377,13 @@ class EnginePool:
         engine = self._engine
         task._interrupted = True
         task._decided_at = engine.monotonic()
-        if task._hard_timer is not None:
-            task._hard_timer.cancel()
+        if task._resend is not None:
+            task._resend.cancel()
         if task._worker == engine.current():  # a task stopping itself: at its next check
-            task._hard_timer = engine.call_later(0.0, self._reinterrupt, task, exc_type)
+            task._resend = engine.call_later(0.0, self._reinterrupt, task, exc_type)
             return
         engine.interrupt(task._worker, exc_type, self._still_running(task))
-        task._hard_timer = engine.call_later(
-            REINTERRUPT_INTERVAL, self._reinterrupt, task, exc_type
-        )
+        task._resend = engine.call_later(REINTERRUPT_INTERVAL, self._reinterrupt, task, exc_type)
 
     def _reinterrupt(self, task: Task[Any], exc_type: type[Interrupt]) -> None:
         # Level-triggered, as trio's cancellation: a decided task that caught
@@ -377,7 +393,7 @@ class EnginePool:
             if task._state != RUNNING:
                 return
             engine.interrupt(task._worker, exc_type, self._still_running(task))
-            task._hard_timer = engine.call_later(
+            task._resend = engine.call_later(
                 REINTERRUPT_INTERVAL, self._reinterrupt, task, exc_type
             )
             late = engine.monotonic() - task._decided_at
@@ -406,7 +422,6 @@ class EnginePool:
             if task._state != RUNNING:
                 return
             assert task.timeout is not None
-            task._hard_timer = None
             if not self._decide(task, TIMED_OUT, TaskTimedOut(task.id, task.timeout)):
                 return
             self._stop(task, HardTimeoutInterrupt)

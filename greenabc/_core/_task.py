@@ -66,13 +66,12 @@ class Task(Generic[T]):
         "_decided_at",
         "_done_callbacks",
         "_done_event",
-        "_hard_timer",
         "_interrupted",
         "_outcome",
         "_pool",
         "_released_event",
         "_reported",
-        "_soft_timer",
+        "_resend",
         "_state",
         "_value",
         "_worker",
@@ -127,8 +126,7 @@ class Task(Generic[T]):
         self._decided_at = 0.0  # when a kill or timeout decided the outcome
         self._interrupted = False  # an interrupt was sent: the worker drains it
         self._reported = False  # reported as still running long after its decision
-        self._hard_timer: Any = None  # the hard timeout; after a decision, the re-interrupt
-        self._soft_timer: Any = None
+        self._resend: Any = None  # after a kill or timeout: the re-interrupt
         self._done_event: Any = None
         self._released_event: Any = None
         self._done_callbacks: list[Callable[[Task[T]], object]] | None = None
