@@ -50,3 +50,12 @@ def test_mixed_timeouts_each_expire_on_their_own() -> None:
     done.set()
     assert all(task.get(timeout=5) is True for task in long)
     pool.close(timeout=10)
+
+
+def test_scopes_that_ended_are_not_kept() -> None:
+    backend = greenabc.get_backend("threads")
+    for _ in range(5000):
+        with backend.timeout(3600.0):
+            pass
+    deadlines = backend._scope_deadlines  # type: ignore[attr-defined]
+    assert sum(len(queue) for queue in deadlines._queues.values()) < 2100

@@ -12,7 +12,7 @@ from ._patching import current_backend
 from ._pool import EnginePool
 from ._primitives import PrimitivesMixin
 from ._task import Task
-from ._timeout import EngineTimeout
+from ._timeout import EngineTimeout, scope_deadlines
 from ._timer import EngineTimer
 from ._validate import check_seconds, check_size
 
@@ -51,6 +51,7 @@ class EngineBackend(PrimitivesMixin):
         self.patcher = patcher
         self._blocking_detector = blocking_detector
         self._scope_lock = engine.lock()
+        self._scope_deadlines = scope_deadlines(engine, self._scope_lock)
         # Green engines warn once if used unpatched (checked on first use, not
         # here: greenabc.patch builds the backend before it patches).
         self._unpatched_check = capabilities.is_green and patcher is not None
@@ -85,7 +86,7 @@ class EngineBackend(PrimitivesMixin):
     def timeout(self, seconds: float | None) -> TimeoutScope:
         if self._unpatched_check:
             self._warn_if_unpatched()
-        return EngineTimeout(self.engine, self._scope_lock, seconds)
+        return EngineTimeout(self.engine, self._scope_lock, self._scope_deadlines, seconds)
 
     def _warn_if_unpatched(self) -> None:
         """A green engine that is not patched runs blocking calls one after

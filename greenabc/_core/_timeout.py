@@ -8,6 +8,7 @@ from types import TracebackType
 from typing_extensions import Self
 
 from ..interfaces import Cancellable, Engine, LockLike
+from ._deadlines import Deadlines
 from ._exceptions import ScopeInterrupt, TimeoutExpired
 from ._task import _checkpoint
 from ._validate import check_optional_seconds
@@ -15,6 +16,16 @@ from ._validate import check_optional_seconds
 #: An expired scope whose block caught its interrupt is interrupted again
 #: this often, until the block ends.
 REINTERRUPT_INTERVAL = 0.01
+
+
+def _active(scope: EngineTimeout) -> bool:
+    return scope._active
+
+
+def scope_deadlines(engine: Engine, lock: LockLike) -> Deadlines:
+    """The deadlines a backend keeps for all its scopes: entering one is an
+    append, not an engine timer started and cancelled."""
+    return Deadlines(engine, lock, EngineTimeout._fire, _active)
 
 
 class EngineTimeout:
@@ -30,6 +41,7 @@ class EngineTimeout:
     __slots__ = (
         "_active",
         "_deadline",
+        "_deadlines",
         "_engine",
         "_handle",
         "_lock",
@@ -38,28 +50,30 @@ class EngineTimeout:
         "seconds",
     )
 
-    def __init__(self, engine: Engine, lock: LockLike, seconds: float | None) -> None:
+    def __init__(
+        self, engine: Engine, lock: LockLike, deadlines: Deadlines, seconds: float | None
+    ) -> None:
         self._engine = engine
         self._lock = lock  # shared by the backend's scopes; guards fire against exit
+        self._deadlines = deadlines  # the backend's, for every scope (see scope_deadlines)
         self.seconds = check_optional_seconds(seconds)
         self.expired = False
         self._active = False
         self._deadline = 0.0
-        self._handle: Cancellable | None = None
+        self._handle: Cancellable | None = None  # re-interrupting, once expired
         self._target: object = None
 
     def __repr__(self) -> str:
         return f"<greenabc timeout {self.seconds} s{' expired' if self.expired else ''}>"
 
     def __enter__(self) -> Self:
-        if self._active or self._handle is not None:
+        if self._target is not None:
             raise RuntimeError("a timeout scope can be entered only once")
         if self.seconds is not None:
-            engine = self._engine
-            self._target = engine.current()
-            self._active = True
-            self._deadline = engine.monotonic() + self.seconds
-            self._handle = engine.call_later(self.seconds, self._fire)
+            self._target = self._engine.current()
+            with self._lock:
+                self._active = True
+                self._deadline = self._deadlines.add(self.seconds, self)
         return self
 
     def _is_active(self) -> bool:
@@ -78,7 +92,7 @@ class EngineTimeout:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        if self._handle is None:
+        if self.seconds is None:
             return None
         while True:  # an interrupt sent before _active fell is raised in here at the latest
             try:
