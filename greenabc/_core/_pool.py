@@ -18,6 +18,7 @@ every ``REINTERRUPT_INTERVAL`` until the task ends (code that catches
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
@@ -88,7 +89,10 @@ class EnginePool:
         self.backend_name = backend_name
         self._lock = engine.lock()
         self._size = size
-        self._slots = engine.semaphore(size)
+        # Slots are counted under the lock; a spawn that finds none waits on
+        # an event of its own, and a freed slot is handed to the first such.
+        self._free = size
+        self._waiters: deque[EventLike] = deque()
         self._debt = 0  # slots still to take back after a shrink
         self._queue = engine.queue()
         self._workers = 0
@@ -96,7 +100,6 @@ class EnginePool:
         self._max_idle = size if max_idle is None else max_idle  # more idle workers leave
         self._active: dict[int, Task[Any]] = {}  # accepted, not yet released
         self._busy = 0  # accepted tasks + timeout callbacks still running
-        self._waiting = 0  # spawns blocked on a full pool
         self._join_events: list[tuple[EventLike, int]] = []  # (event, own task or not)
         self._hard: Deadlines | None = None  # the tasks' hard and soft deadlines,
         self._soft: Deadlines | None = None  # made when first needed
@@ -174,20 +177,20 @@ class EnginePool:
             soft_timeout_exc,
             soft_timeout_callback,
         )
-        if not self._slots.acquire(False):
-            self._wait_for_slot()
         with self._lock:
             if self._closed:
-                self._slots.release()  # pass the wake-up on to the next blocked spawn
-                raise PoolClosed(f"{self!r} was closed while this spawn waited for a slot")
-            self._active[task.id] = task
-            self._busy += 1
-            if self._idle:
-                self._idle -= 1
-                new_worker = False
+                raise PoolClosed(f"{self!r} is closed: create a new pool to run more work")
+            if self._free:
+                self._free -= 1
+                new_worker = self._admit(task)
             else:
-                self._workers += 1
-                new_worker = True
+                waiter = self._engine.event()
+                self._waiters.append(waiter)
+                new_worker = None
+        if new_worker is None:
+            self._wait_for_slot(waiter)
+            with self._lock:
+                new_worker = self._admit(task)
         self._queue.put(task)
         if new_worker:
             self._engine.spawn(self._work)
@@ -195,15 +198,41 @@ class EnginePool:
             signals.pool_apply.send(self, task=task)
         return task
 
-    def _wait_for_slot(self) -> None:
-        # Unbounded by design, like a full queue's put: close() wakes it.
-        with self._lock:
-            self._waiting += 1
+    def _admit(self, task: Task[Any]) -> bool:
+        """Count in *task*, which holds a slot; True if it needs a new
+        worker. With the lock held."""
+        self._active[task.id] = task
+        self._busy += 1
+        if self._idle:
+            self._idle -= 1
+            return False
+        self._workers += 1
+        return True
+
+    def _wait_for_slot(self, waiter: EventLike) -> None:
+        """Wait until a slot is handed to *waiter*; raise ``PoolClosed`` if the
+        pool closes first. Unbounded by design, like a full queue's put."""
         try:
-            self._slots.acquire()
-        finally:
+            waiter.wait()
+        except BaseException:  # interrupted (a kill, a scope): withdraw
             with self._lock:
-                self._waiting -= 1
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                elif not self._closed:
+                    self._free_slot()  # it was handed one: pass it on
+            raise
+        if self._closed:  # close() woke every waiter
+            raise PoolClosed(f"{self!r} was closed while this spawn waited for a slot")
+
+    def _free_slot(self) -> None:
+        """A slot is free: to a shrink's debt, a waiting spawn, or the
+        count. With the lock held."""
+        if self._debt:
+            self._debt -= 1
+        elif self._waiters:
+            self._waiters.popleft().set()
+        else:
+            self._free += 1
 
     # -- the worker -------------------------------------------------------
 
@@ -337,10 +366,7 @@ class EnginePool:
         if task._resend is not None:  # re-interrupting it
             task._resend.cancel()
         del self._active[task.id]
-        if self._debt:
-            self._debt -= 1
-        else:
-            self._slots.release()
+        self._free_slot()
         if task._released_event is not None:
             task._released_event.set()
         if done:
@@ -505,11 +531,12 @@ class EnginePool:
                 paid = min(self._debt, grow)
                 self._debt -= paid
                 for _ in range(grow - paid):
-                    self._slots.release()
+                    self._free_slot()
             else:
                 self._debt -= grow
-                while self._debt and self._slots.acquire(False):
-                    self._debt -= 1
+                taken = min(self._debt, self._free)
+                self._debt -= taken
+                self._free -= taken
 
     def kill(self, timeout: float | None = None, *, reason: str | None = None) -> bool:
         """Kill every accepted task (``TaskKilled`` says *reason*); wait up
@@ -533,8 +560,8 @@ class EnginePool:
             if self._closed:
                 return not self._busy
             self._closed = True
-            if self._waiting:
-                self._slots.release()  # each woken spawn wakes the next
+            while self._waiters:  # each raises PoolClosed
+                self._waiters.popleft().set()
         if self._announce:
             signals.pool_preshutdown.send(self)
         clean = self.join(timeout)
@@ -563,7 +590,7 @@ class EnginePool:
                 "size": self._size,
                 "running": sum(1 for t in self._active.values() if t._state == RUNNING),
                 "accepted": len(self._active),
-                "waiting": self._waiting,
+                "waiting": len(self._waiters),
                 "completed": self._completed,
                 "failed": self._failed,
                 "timed_out": self._timed_out,

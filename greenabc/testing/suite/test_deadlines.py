@@ -493,3 +493,28 @@ def test_spawn_sends_no_pool_signals(greenabc_backend: greenabc.Backend) -> None
         signals.pool_started.disconnect(receiver)
         signals.pool_apply.disconnect(receiver)
     assert seen == []
+
+
+def test_spawn_killed_while_it_waits_for_a_slot_loses_no_slot(
+    greenabc_backend: greenabc.Backend,
+) -> None:
+    full = greenabc_backend.create_pool(1)
+    other = greenabc_backend.create_pool(2)
+    gate = threading.Event()
+    try:
+        holder = full.spawn(gate.wait, PROMPT * 2)
+        blocked = other.spawn(full.spawn, int, 1)  # waits for full's only slot
+        assert wait_until(lambda: full.stats()["waiting"] == 1)
+        if greenabc_backend.capabilities.can_interrupt_blocking_calls:
+            blocked.kill(timeout=PROMPT)
+            assert full.stats()["waiting"] == 0
+        gate.set()
+        assert holder.get(timeout=PROMPT) is True
+        # The slot came back (or went to the waiter, which ran): both work on.
+        assert full.spawn(int, 7).get(timeout=PROMPT) == 7
+        assert full.join(PROMPT)
+        assert full.stats()["accepted"] == 0
+    finally:
+        gate.set()
+        other.close(timeout=PROMPT)
+        full.close(timeout=PROMPT)
