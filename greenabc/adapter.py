@@ -15,6 +15,7 @@ from ._core._backend import EngineBackend
 from ._core._early_imports import PATCHABLE_MODULES
 from ._core._exceptions import HardTimeoutInterrupt, Interrupt, KillInterrupt, ScopeInterrupt
 from ._core._pool import EnginePool
+from ._core._sync import release_n
 from ._core._task import Task
 from ._core._timeout import EngineTimeout
 from ._core._timer import EngineTimer, EngineTimerEntry
@@ -35,4 +36,5 @@ __all__ = [
     "KillInterrupt",
     "ScopeInterrupt",
     "Task",
+    "release_n",
 ]

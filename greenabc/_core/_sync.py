@@ -493,3 +493,19 @@ class CoreLocal:
             del self._greenabc_dict()[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+def release_n(release: Callable[[Any], object]) -> Callable[..., None]:
+    """``threading.Semaphore.release(n=1)`` made from an engine semaphore's
+    one-at-a-time ``release``: for adapters whose native class lacks *n*."""
+
+    def release_many(self: Any, n: int = 1) -> None:
+        if n == 1:
+            release(self)
+            return
+        if n < 1:
+            raise ValueError("n must be one or more")
+        for _ in range(n):
+            release(self)
+
+    return release_many

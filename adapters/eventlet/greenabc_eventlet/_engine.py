@@ -29,6 +29,7 @@ from eventlet import hubs, patcher
 from eventlet.greenthread import sleep
 from greenlet import getcurrent, greenlet
 
+from greenabc.adapter import release_n
 from greenabc.interfaces import (
     Cancellable,
     EventLike,
@@ -354,18 +355,6 @@ def _semaphore_classes() -> list[Any]:
     ``release(n)`` (eventlet's takes a *blocking* flag it ignores)."""
     if not _SEMAPHORES:
         from eventlet import semaphore
-
-        def release_n(base: Callable[[Any], object]) -> Callable[..., None]:
-            def release(self: Any, n: int = 1) -> None:
-                if n == 1:
-                    base(self)
-                    return
-                if n < 1:
-                    raise ValueError("n must be one or more")
-                for _ in range(n):
-                    base(self)
-
-            return release
 
         for base in (semaphore.Semaphore, semaphore.BoundedSemaphore):
             _SEMAPHORES.append(type(base.__name__, (base,), {"release": release_n(base.release)}))

@@ -26,6 +26,7 @@ from gevent.socket import wait_read, wait_write
 from gevent.thread import LockType
 from greenlet import getcurrent
 
+from greenabc.adapter import release_n
 from greenabc.interfaces import (
     Cancellable,
     EventLike,
@@ -218,24 +219,11 @@ class _RLock(RLock):  # type: ignore[misc]
         return bool(RLock.acquire(self, blocking, None if timeout == -1 else timeout))
 
 
-def _release_n(release: Callable[[Any], object]) -> Callable[..., None]:
-    def release_n(self: Any, n: int = 1) -> None:
-        if n == 1:
-            release(self)
-            return
-        if n < 1:
-            raise ValueError("n must be one or more")
-        for _ in range(n):
-            release(self)
-
-    return release_n
-
-
 class _Semaphore(Semaphore):  # type: ignore[misc]
     """gevent's Semaphore with ``threading.Semaphore.release(n)``."""
 
     __slots__ = ()
-    release = _release_n(Semaphore.release)
+    release = release_n(Semaphore.release)
 
 
 class _BoundedSemaphore(BoundedSemaphore):  # type: ignore[misc]
@@ -243,4 +231,4 @@ class _BoundedSemaphore(BoundedSemaphore):  # type: ignore[misc]
     ``release(n)``."""
 
     __slots__ = ()
-    release = _release_n(BoundedSemaphore.release)
+    release = release_n(BoundedSemaphore.release)
