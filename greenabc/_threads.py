@@ -14,11 +14,13 @@ patching after import leaves no stale object here.
 from __future__ import annotations
 
 import ctypes
+import dis
 import heapq
 import itertools
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +47,30 @@ T = TypeVar("T")
 logger = logging.getLogger("greenabc")
 
 _set_async_exc = getattr(ctypes.pythonapi, "PyThreadState_SetAsyncExc", None)
+
+#: CPython 3.11 only: while an asynchronous exception waits for a thread that
+#: is blocked in C, every traced thread (coverage, a debugger) spins at its
+#: next function call until that thread wakes: a stall, and a deadlock when
+#: the blocked thread waits for a stalled one. 3.10, 3.12 and later do not.
+_TRACING_STALLS = sys.version_info[:2] == (3, 11)
+#: Where a thread stands when it may be blocked in C (a call, a ``with``'s
+#: __enter__, an iterator): not a moment to send it an interrupt under a tracer.
+_MAY_BLOCK = frozenset(
+    dis.opmap[name]
+    for name in ("CALL", "PRECALL", "CALL_FUNCTION_EX", "BEFORE_WITH", "GET_ITER", "FOR_ITER")
+    if name in dis.opmap
+)
+
+
+def _safe_to_interrupt(ident: int) -> bool:
+    """False where an interrupt could stall traced threads (see
+    ``_TRACING_STALLS``): under a tracer on 3.11, when *ident* may be blocked
+    in C. There it is left for the core's next re-send, when the thread may be
+    back in Python, which raises it at once."""
+    if not _TRACING_STALLS or (sys.gettrace() is None and threading.gettrace() is None):
+        return True
+    frame = sys._current_frames().get(ident)
+    return frame is not None and frame.f_code.co_code[frame.f_lasti] not in _MAY_BLOCK
 
 
 class _Call:
@@ -160,7 +186,9 @@ class ThreadEngine:
         # Python call or loop jump). Nothing is ever cleared with
         # PyThreadState_SetAsyncExc(id, NULL): on 3.11 that leaves a flag set
         # that a traced eval loop spins on; the core drains instead.
-        if _set_async_exc is not None and guard():
+        if _set_async_exc is None or not _safe_to_interrupt(handle):  # type: ignore[arg-type]
+            return
+        if guard():
             _set_async_exc(ctypes.c_ulong(handle), ctypes.py_object(exc_type))  # type: ignore[arg-type]
 
     def sleep(self, seconds: float) -> None:
@@ -255,6 +283,9 @@ CAPABILITIES = Capabilities(
         "interrupts (kill, timeouts) land at the next bytecode boundary: a thread"
         " blocked in C is not interrupted until the call returns, but its timeout"
         " is still reported on time and its late result discarded",
+        "on CPython 3.11 under a tracer (coverage, a debugger) a thread is interrupted"
+        " only while it runs Python (a 3.11 defect stalls every traced thread while an"
+        " interrupt waits for a thread blocked in C); a soft timeout may then be missed",
     ),
 )
 

@@ -358,6 +358,50 @@ def test_closed_pool_refuses_resize_and_with(greenabc_backend: greenabc.Backend)
 # -- tracers ---------------------------------------------------------------------------
 
 
+def test_interrupts_under_a_tracer_neither_hang_nor_lose_an_outcome(
+    greenabc_backend_name: str,
+) -> None:
+    # coverage traces every thread: on CPython 3.11 a pending interrupt made
+    # every traced thread spin, and nested scopes expiring together hung.
+    code = f"""
+        import sys, threading, time, greenabc
+        name = {greenabc_backend_name!r}
+        if name != "threads":
+            greenabc.patch(name)
+        def tracer(frame, event, arg):
+            return tracer
+        threading.settrace(tracer)
+        sys.settrace(tracer)
+        backend = greenabc.get_backend(name)
+        def busy(seconds):
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                pass
+        for _ in range(3):
+            try:
+                with backend.timeout(0.05), backend.timeout(0.05):
+                    busy(0.2)
+                print("no timeout")
+            except greenabc.TimeoutExpired:
+                pass
+        pool = backend.create_pool(4)
+        blocked = pool.spawn(time.sleep, 0.5)
+        late = pool.apply_async(time.sleep, (0.5,), timeout=0.05)
+        time.sleep(0.1)
+        blocked.kill(block=False)
+        print(blocked.outcome, late.outcome, pool.join(10), flush=True)
+        sys.settrace(None)
+        threading.settrace(None)
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=45,
+    )
+    assert result.stdout.split() == ["killed", "timed", "out", "True"], result.stderr
+
+
 def test_traced_code_runs_after_pool_tasks(greenabc_backend_name: str) -> None:
     # coverage, pdb and hypothesis trace: on CPython 3.11 a stray
     # PyThreadState_SetAsyncExc(id, NULL) made traced code spin forever.
