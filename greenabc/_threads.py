@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from ._core._backend import EngineBackend
 from ._core._primitives import POLL_READ, POLL_WRITE, poll_fd
+from ._core._task import _checkpoint
 from .interfaces import (
     Capabilities,
     EventLike,
@@ -62,15 +63,18 @@ _MAY_BLOCK = frozenset(
 )
 
 
-def _safe_to_interrupt(ident: int) -> bool:
-    """False where an interrupt could stall traced threads (see
-    ``_TRACING_STALLS``): under a tracer on 3.11, when *ident* may be blocked
-    in C. There it is left for the core's next re-send, when the thread may be
-    back in Python, which raises it at once."""
-    if not _TRACING_STALLS or (sys.gettrace() is None and threading.gettrace() is None):
-        return True
-    frame = sys._current_frames().get(ident)
-    return frame is not None and frame.f_code.co_code[frame.f_lasti] not in _MAY_BLOCK
+#: Under a tracer on 3.11, an interrupt still waiting on a thread in C after
+#: this long is taken back (and sent again by the core's next re-send).
+_WITHDRAW_AFTER = 0.005
+
+
+class _Withdrawn(BaseException):
+    """Raised in the scheduler thread itself to clear the flag that taking an
+    interrupt back leaves set (see ``ThreadEngine._withdraw``)."""
+
+
+def _traced() -> bool:
+    return sys.gettrace() is not None or threading.gettrace() is not None
 
 
 class _Call:
@@ -141,6 +145,7 @@ class _Scheduler:
                 self._cancelled = 0
 
     def _run(self) -> None:
+        sys.settrace(None)  # never traced: see _TRACING_STALLS and ThreadEngine._withdraw
         cond = self._condition()
         heap = self._heap  # compacted in place, never rebound (but after fork)
         while True:
@@ -186,10 +191,28 @@ class ThreadEngine:
         # Python call or loop jump). Nothing is ever cleared with
         # PyThreadState_SetAsyncExc(id, NULL): on 3.11 that leaves a flag set
         # that a traced eval loop spins on; the core drains instead.
-        if _set_async_exc is None or not _safe_to_interrupt(handle):  # type: ignore[arg-type]
+        if _set_async_exc is None or not guard():
             return
-        if guard():
-            _set_async_exc(ctypes.c_ulong(handle), ctypes.py_object(exc_type))  # type: ignore[arg-type]
+        if _TRACING_STALLS and _traced():  # first: a traced caller stalls once it has sent
+            self._scheduler.call_later(_WITHDRAW_AFTER, self._withdraw, handle)
+        _set_async_exc(ctypes.c_ulong(handle), ctypes.py_object(exc_type))  # type: ignore[arg-type]
+
+    @staticmethod
+    def _withdraw(ident: int) -> None:
+        """In the (untraced) scheduler thread: take back an interrupt that still
+        waits on a thread blocked in C, so traced threads stall for
+        ``_WITHDRAW_AFTER`` at most, never until that thread wakes."""
+        frame = sys._current_frames().get(ident)
+        if frame is None or frame.f_code.co_code[frame.f_lasti] not in _MAY_BLOCK:
+            return  # running Python: it has raised it, or does so at once
+        assert _set_async_exc is not None
+        _set_async_exc(ctypes.c_ulong(ident), None)
+        me = ctypes.c_ulong(threading.get_ident())
+        try:  # that leaves the interpreter's flag set: raising one here clears it
+            _set_async_exc(me, ctypes.py_object(_Withdrawn))
+            _checkpoint()
+        except _Withdrawn:
+            pass
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
@@ -283,9 +306,9 @@ CAPABILITIES = Capabilities(
         "interrupts (kill, timeouts) land at the next bytecode boundary: a thread"
         " blocked in C is not interrupted until the call returns, but its timeout"
         " is still reported on time and its late result discarded",
-        "on CPython 3.11 under a tracer (coverage, a debugger) a thread is interrupted"
-        " only while it runs Python (a 3.11 defect stalls every traced thread while an"
-        " interrupt waits for a thread blocked in C); a soft timeout may then be missed",
+        "on CPython 3.11 under a tracer (coverage, a debugger) an interrupt that waits"
+        " on a thread blocked in C is taken back after 5 ms and sent again (a 3.11 defect"
+        " stalls every traced thread meanwhile); a soft timeout may then be missed",
     ),
 )
 
