@@ -15,6 +15,7 @@ from ._core._backend import EngineBackend
 from ._core._early_imports import PATCHABLE_MODULES
 from ._core._exceptions import HardTimeoutInterrupt, Interrupt, KillInterrupt, ScopeInterrupt
 from ._core._pool import EnginePool
+from ._core._primitives import FdWaitTimedOut, boxed, unboxed
 from ._core._sync import release_n
 from ._core._task import Task
 from ._core._timeout import EngineTimeout
@@ -31,10 +32,13 @@ __all__ = [
     "EngineTimeout",
     "EngineTimer",
     "EngineTimerEntry",
+    "FdWaitTimedOut",
     "HardTimeoutInterrupt",
     "Interrupt",
     "KillInterrupt",
     "ScopeInterrupt",
     "Task",
+    "boxed",
     "release_n",
+    "unboxed",
 ]

@@ -409,3 +409,28 @@ def wait_readable(fd: FileDescriptorLike, timeout: float | None = None) -> bool:
 def wait_writable(fd: FileDescriptorLike, timeout: float | None = None) -> bool:
     """Wait until *fd* is writable: True, or False once *timeout* passes."""
     return bool(_v2(get_backend(), "wait_writable")(fd, timeout))
+
+
+# --------------------------------------------------------------------------
+# For adapters: carrying an OS-thread call's outcome back to the engine.
+
+
+def boxed(fn: Callable[[], T]) -> tuple[bool, Any]:
+    """Call *fn* in an OS-thread pool's worker and box its outcome: any
+    ``BaseException`` is carried back (a pool would let ``SystemExit`` or an
+    interrupt kill its worker and strand the caller). See :func:`unboxed`."""
+    try:
+        return True, fn()
+    except BaseException as exc:
+        return False, exc
+
+
+def unboxed(outcome: tuple[bool, Any]) -> Any:
+    """The value :func:`boxed` carried back, or its exception raised."""
+    if outcome[0]:
+        return outcome[1]
+    raise outcome[1]
+
+
+class FdWaitTimedOut(Exception):
+    """For an adapter's fd wait to raise on timeout and catch (never escapes)."""

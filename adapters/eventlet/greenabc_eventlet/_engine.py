@@ -29,7 +29,7 @@ from eventlet import hubs, patcher
 from eventlet.greenthread import sleep
 from greenlet import getcurrent, greenlet
 
-from greenabc.adapter import release_n
+from greenabc.adapter import FdWaitTimedOut, boxed, release_n, unboxed
 from greenabc.interfaces import (
     Cancellable,
     EventLike,
@@ -286,10 +286,7 @@ class EventletEngine:
         threads, default 20); only the calling green thread waits."""
         from eventlet import tpool
 
-        outcome = tpool.execute(_boxed, fn)
-        if outcome[0]:
-            return outcome[1]  # type: ignore[no-any-return]
-        raise outcome[1]
+        return unboxed(tpool.execute(boxed, fn))  # type: ignore[no-any-return]
 
     def portal(self) -> Portal:
         hub = get_hub()
@@ -300,15 +297,15 @@ class EventletEngine:
 
     def wait_readable(self, fd: int, timeout: float | None) -> bool:
         try:
-            hubs.trampoline(fd, read=True, timeout=timeout, timeout_exc=_FdTimeout)
-        except _FdTimeout:
+            hubs.trampoline(fd, read=True, timeout=timeout, timeout_exc=FdWaitTimedOut)
+        except FdWaitTimedOut:
             return False
         return True
 
     def wait_writable(self, fd: int, timeout: float | None) -> bool:
         try:
-            hubs.trampoline(fd, write=True, timeout=timeout, timeout_exc=_FdTimeout)
-        except _FdTimeout:
+            hubs.trampoline(fd, write=True, timeout=timeout, timeout_exc=FdWaitTimedOut)
+        except FdWaitTimedOut:
             return False
         return True
 
@@ -359,19 +356,6 @@ def _semaphore_classes() -> list[Any]:
         for base in (semaphore.Semaphore, semaphore.BoundedSemaphore):
             _SEMAPHORES.append(type(base.__name__, (base,), {"release": release_n(base.release)}))
     return _SEMAPHORES
-
-
-class _FdTimeout(Exception):
-    """Thrown by ``trampoline`` on timeout (never escapes)."""
-
-
-def _boxed(fn: Callable[[], Any]) -> tuple[bool, Any]:
-    # In the tpool thread: carry any BaseException back (tpool itself would
-    # let SystemExit or an Interrupt kill its worker and strand the caller).
-    try:
-        return True, fn()
-    except BaseException as exc:
-        return False, exc
 
 
 def _ignore(*args: Any) -> None:

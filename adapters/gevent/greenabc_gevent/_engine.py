@@ -26,7 +26,7 @@ from gevent.socket import wait_read, wait_write
 from gevent.thread import LockType
 from greenlet import getcurrent
 
-from greenabc.adapter import release_n
+from greenabc.adapter import FdWaitTimedOut, boxed, release_n, unboxed
 from greenabc.interfaces import (
     Cancellable,
     EventLike,
@@ -130,25 +130,22 @@ class GeventEngine:
     def to_thread(self, fn: Callable[[], T]) -> T:
         """Run *fn* in the hub's threadpool (``gevent.get_hub().threadpool``,
         at most its ``maxsize`` OS threads); only the caller waits."""
-        outcome = get_hub().threadpool.apply(_boxed, (fn,))
-        if outcome[0]:
-            return outcome[1]  # type: ignore[no-any-return]
-        raise outcome[1]
+        return unboxed(get_hub().threadpool.apply(boxed, (fn,)))  # type: ignore[no-any-return]
 
     def portal(self) -> Portal:
         return GeventPortal(get_hub())
 
     def wait_readable(self, fd: int, timeout: float | None) -> bool:
         try:
-            wait_read(fd, timeout, _FdTimeout)
-        except _FdTimeout:
+            wait_read(fd, timeout, FdWaitTimedOut)
+        except FdWaitTimedOut:
             return False
         return True
 
     def wait_writable(self, fd: int, timeout: float | None) -> bool:
         try:
-            wait_write(fd, timeout, _FdTimeout)
-        except _FdTimeout:
+            wait_write(fd, timeout, FdWaitTimedOut)
+        except FdWaitTimedOut:
             return False
         return True
 
@@ -180,18 +177,6 @@ class GeventEngine:
 
 
 T = TypeVar("T")
-
-
-class _FdTimeout(Exception):
-    """Raised by gevent's fd waits on timeout (never escapes)."""
-
-
-def _boxed(fn: Callable[[], Any]) -> tuple[bool, Any]:
-    # In the worker: carry any BaseException back to the caller.
-    try:
-        return True, fn()
-    except BaseException as exc:
-        return False, exc
 
 
 class GeventPortal:
