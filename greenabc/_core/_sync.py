@@ -30,19 +30,6 @@ T = TypeVar("T")
 Full = _queue_module.Full
 Empty = _queue_module.Empty
 
-#: Names an engine may supply natively (see the module docstring).
-NATIVE_NAMES = (
-    "Event",
-    "Lock",
-    "RLock",
-    "Semaphore",
-    "BoundedSemaphore",
-    "Condition",
-    "Queue",
-    "local",
-)
-
-
 # --------------------------------------------------------------------------
 # Derived primitives: the standard library's semantics over Engine v1.
 
@@ -107,7 +94,31 @@ def _lock_timeout(blocking: bool, timeout: float) -> float | None:
     return timeout
 
 
-class CoreLock:
+class _WithAcquire:
+    """``with lock:`` as ``acquire()`` ... ``release()``, for every lock here."""
+
+    __slots__ = ()
+
+    def acquire(self) -> bool:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None:
+        self.release()
+
+
+class CoreLock(_WithAcquire):
     """``threading.Lock`` over the engine's semaphore."""
 
     __slots__ = ("_locked", "_sem")
@@ -135,20 +146,8 @@ class CoreLock:
     def locked(self) -> bool:
         return self._locked
 
-    def __enter__(self) -> bool:
-        return self.acquire()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-        /,
-    ) -> None:
-        self.release()
-
-
-class CoreRLock:
+class CoreRLock(_WithAcquire):
     """``threading.RLock``: reentrant for its owner (``engine.current()``);
     released by anyone else, ``RuntimeError``."""
 
@@ -182,18 +181,6 @@ class CoreRLock:
             self._owner = None
             self._block.release()
 
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-        /,
-    ) -> None:
-        self.release()
-
     # For Condition: give the lock up entirely while waiting, then restore.
     def _is_owned(self) -> bool:
         return bool(self._count) and self._owner == self._engine.current()
@@ -212,7 +199,7 @@ class CoreRLock:
         self._count, self._owner = state
 
 
-class CoreSemaphore:
+class CoreSemaphore(_WithAcquire):
     """``threading.Semaphore`` over the engine's semaphore."""
 
     __slots__ = ("_sem",)
@@ -232,18 +219,6 @@ class CoreSemaphore:
             raise ValueError("n must be one or more")
         for _ in range(n):
             self._sem.release()
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-        /,
-    ) -> None:
-        self.release()
 
 
 class CoreBoundedSemaphore(CoreSemaphore):

@@ -149,12 +149,6 @@ class Task(Generic[T]):
         while undecided. Decided once, and final."""
         return self._outcome
 
-    @property
-    def running(self) -> bool:
-        """True while a worker runs the task's function, even after its
-        outcome was decided (a task that ignores its kill runs on)."""
-        return self._state == RUNNING
-
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the outcome is known; True if it is. ``None``: unbounded."""
         timeout = check_optional_seconds(timeout, "timeout")
