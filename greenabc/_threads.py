@@ -15,20 +15,20 @@ from __future__ import annotations
 
 import ctypes
 import dis
-import heapq
-import itertools
 import logging
+import math
 import os
 import queue
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ._core._backend import EngineBackend
 from ._core._primitives import POLL_READ, POLL_WRITE, poll_fd
 from ._core._task import _checkpoint
+from .adapter import DeadlineHeap, EngineBackend
 from .interfaces import (
     Capabilities,
     EventLike,
@@ -77,104 +77,83 @@ def _traced() -> bool:
     return sys.gettrace() is not None or threading.gettrace() is not None
 
 
-class _Call:
-    __slots__ = ("args", "cancelled", "deadline", "fn", "scheduler")
+class _Scheduler(DeadlineHeap):
+    """One daemon thread that runs every scheduled call, soonest first: a
+    :class:`~greenabc.adapter.DeadlineHeap` driven by a condition. Whatever a
+    call raises is logged and the thread goes on; should it die anyway, the
+    next call that arms it starts another."""
 
-    def __init__(
-        self,
-        scheduler: _Scheduler,
-        deadline: float,
-        fn: Callable[..., object],
-        args: tuple[Any, ...],
-    ) -> None:
-        self.scheduler = scheduler
-        self.deadline = deadline
-        self.fn = fn
-        self.args = args
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        if not self.cancelled:
-            self.cancelled = True
-            self.scheduler._note_cancelled()
-
-
-class _Scheduler:
-    """One daemon thread that runs every scheduled call, soonest first."""
+    __slots__ = ("__weakref__", "_cond", "_thread")
 
     def __init__(self) -> None:
-        self._cond: threading.Condition | None = None
-        self._heap: list[tuple[float, int, _Call]] = []
-        self._seq = itertools.count()
-        self._cancelled = 0
+        cond = threading.Condition(threading.Lock())
+        super().__init__(cond, time.monotonic)
+        self._cond = cond
         self._thread: threading.Thread | None = None
-        self._pid = 0
-
-    def _condition(self) -> threading.Condition:
-        # Created on first use (and anew after fork), never at import time.
-        if self._cond is None or self._pid != os.getpid():
-            self._cond = threading.Condition(threading.Lock())
-            self._heap = []
-            self._thread = None
-            self._pid = os.getpid()
-        return self._cond
+        _schedulers.add(self)
 
     def call_later(self, delay: float, fn: Callable[..., object], *args: Any) -> _Call:
-        call = _Call(self, time.monotonic() + delay, fn, args)
-        cond = self._condition()
-        with cond:
-            heapq.heappush(self._heap, (call.deadline, next(self._seq), call))
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="greenabc-scheduler", daemon=True
-                )
-                self._thread.start()
-            elif self._heap[0][2] is call:
-                cond.notify()
-        return call
+        return _Call(self, self.push(time.monotonic() + delay, fn, args))
 
-    def _note_cancelled(self) -> None:
-        # Cancelled calls stay in the heap until due; compact when they
-        # dominate, so many cancelled timeouts cannot grow it without bound.
-        self._cancelled += 1
-        if self._cancelled > 1024 and self._cancelled * 2 > len(self._heap):
-            cond = self._condition()
-            with cond:
-                self._heap[:] = [item for item in self._heap if not item[2].cancelled]
-                heapq.heapify(self._heap)
-                self._cancelled = 0
+    def _after_fork(self) -> None:
+        # The thread stayed in the parent, and its lock may be held there.
+        self._cond = self._lock = threading.Condition(threading.Lock())
+        self._thread = None
+        if self._armed != math.inf:
+            with self._cond:
+                self._arm(self._armed)
+
+    def _arm(self, when: float) -> None:
+        # The lock is held: the thread re-reads the head when it wakes.
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._run, name="greenabc-scheduler", daemon=True
+            )
+            self._thread.start()
+        else:
+            self._cond.notify()
 
     def _run(self) -> None:
         sys.settrace(None)  # never traced: see _TRACING_STALLS and ThreadEngine._withdraw
-        cond = self._condition()
-        heap = self._heap  # compacted in place, never rebound (but after fork)
+        cond = self._cond
         while True:
             with cond:
-                while True:
-                    if not heap:
-                        cond.wait()
-                        continue
-                    deadline, _, call = heap[0]
-                    if call.cancelled:
-                        heapq.heappop(heap)
-                        continue
-                    delay = deadline - time.monotonic()
-                    if delay > 0:
-                        cond.wait(delay)
-                        continue
-                    heapq.heappop(heap)
-                    break
-            try:
-                call.fn(*call.args)
-            except Exception:
-                logger.exception("greenabc: scheduled call %r raised", call.fn)
+                delay = self._armed - time.monotonic()
+                if delay > 0:
+                    cond.wait(None if delay == math.inf else delay)
+                    continue
+            self.run_due(time.monotonic())
+
+
+_schedulers: weakref.WeakSet[_Scheduler] = weakref.WeakSet()
+if hasattr(os, "register_at_fork"):
+
+    def _reset_after_fork() -> None:
+        for scheduler in list(_schedulers):
+            scheduler._after_fork()
+
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+class _Call:
+    """The handle ``ThreadEngine.call_later`` returns."""
+
+    __slots__ = ("_entry", "_scheduler")
+
+    def __init__(self, scheduler: _Scheduler, entry: list[Any]) -> None:
+        self._scheduler = scheduler
+        self._entry = entry
+
+    def cancel(self) -> None:
+        self._scheduler.cancel(self._entry)
 
 
 class ThreadEngine:
     """The Engine primitives on OS threads."""
 
     def __init__(self) -> None:
-        self._scheduler = _Scheduler()
+        self.scheduler = _Scheduler()
 
     def spawn(self, fn: Callable[[], object]) -> object:
         thread = threading.Thread(target=fn, name="greenabc-worker", daemon=True)
@@ -194,7 +173,7 @@ class ThreadEngine:
         if _set_async_exc is None or not guard():
             return
         if _TRACING_STALLS and _traced():  # first: a traced caller stalls once it has sent
-            self._scheduler.call_later(_WITHDRAW_AFTER, self._withdraw, handle)
+            self.scheduler.call_later(_WITHDRAW_AFTER, self._withdraw, handle)
         _set_async_exc(ctypes.c_ulong(handle), ctypes.py_object(exc_type))  # type: ignore[arg-type]
 
     @staticmethod
@@ -230,7 +209,7 @@ class ThreadEngine:
         return queue.SimpleQueue()
 
     def call_later(self, delay: float, fn: Callable[..., object], /, *args: Any) -> _Call:
-        return self._scheduler.call_later(delay, fn, *args)
+        return self.scheduler.call_later(delay, fn, *args)
 
     def monotonic(self) -> float:
         return time.monotonic()
@@ -245,7 +224,7 @@ class ThreadEngine:
         return fn()
 
     def portal(self) -> Portal:
-        return _ThreadPortal(self._scheduler)
+        return _ThreadPortal(self.scheduler)
 
     def wait_readable(self, fd: int, timeout: float | None) -> bool:
         return poll_fd(fd, POLL_READ, timeout)
@@ -315,9 +294,11 @@ CAPABILITIES = Capabilities(
 
 def backend() -> EngineBackend:
     """The entry-point factory of the ``threads`` backend."""
+    engine = ThreadEngine()
     return EngineBackend(
         "threads",
-        ThreadEngine(),
+        engine,
         CAPABILITIES,
         default_pool_size=min(32, (os.cpu_count() or 1) + 4),
+        deadlines=engine.scheduler,
     )

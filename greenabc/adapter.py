@@ -12,6 +12,7 @@ Then ``pytest --greenabc-backend mine`` runs the conformance suite on it.
 from __future__ import annotations
 
 from ._core._backend import EngineBackend
+from ._core._deadlines import DeadlineHeap
 from ._core._early_imports import PATCHABLE_MODULES
 from ._core._exceptions import HardTimeoutInterrupt, Interrupt, KillInterrupt, ScopeInterrupt
 from ._core._pool import EnginePool
@@ -26,6 +27,7 @@ __all__ = [
     "PATCHABLE_MODULES",
     "PROTOCOL_VERSION",
     "Capabilities",
+    "DeadlineHeap",
     "Engine",
     "EngineBackend",
     "EnginePool",

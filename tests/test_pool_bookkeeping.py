@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import greenabc
+from greenabc._core._deadlines import STALE_SLACK
 from greenabc.adapter import EnginePool
 
 
@@ -25,16 +26,20 @@ def test_joins_that_time_out_leave_nothing_behind() -> None:
     pool.close(timeout=10)
 
 
-def test_deadlines_of_tasks_that_ended_are_not_kept() -> None:
-    # A long timeout: the entries of ended tasks are dropped as the queue
-    # grows, not kept for an hour.
-    pool = greenabc.get_pool("threads", 4)
-    assert isinstance(pool, EnginePool)
-    tasks = [pool.apply_async(int, (i,), timeout=3600.0) for i in range(5000)]
+def test_deadlines_of_tasks_and_scopes_that_ended_are_not_kept() -> None:
+    # Far, distinct deadlines: the entries of ended tasks and scopes are
+    # dropped as they go stale, not kept until their deadline.
+    backend = greenabc.get_backend("threads")
+    deadlines = backend.deadlines  # type: ignore[attr-defined]
+    pool = backend.create_pool(4)
+    tasks = [pool.apply_async(int, (i,), timeout=3600.0 + i) for i in range(5000)]
     assert [t.get(timeout=10) for t in tasks[-3:]] == [4997, 4998, 4999]
     assert pool.join(10)
-    assert pool._hard is not None
-    assert sum(len(queue) for queue in pool._hard._queues.values()) < 2100
+    for i in range(5000):
+        with backend.timeout(3600.0 + i):
+            pass
+    assert len(deadlines) == 0  # nothing live is due
+    assert len(deadlines._heap) <= STALE_SLACK + 1  # stale entries bounded by live ones
     pool.close(timeout=10)
 
 
@@ -50,12 +55,3 @@ def test_mixed_timeouts_each_expire_on_their_own() -> None:
     done.set()
     assert all(task.get(timeout=5) is True for task in long)
     pool.close(timeout=10)
-
-
-def test_scopes_that_ended_are_not_kept() -> None:
-    backend = greenabc.get_backend("threads")
-    for _ in range(5000):
-        with backend.timeout(3600.0):
-            pass
-    deadlines = backend._scope_deadlines  # type: ignore[attr-defined]
-    assert sum(len(queue) for queue in deadlines._queues.values()) < 2100

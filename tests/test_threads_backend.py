@@ -57,15 +57,6 @@ def test_capabilities_state_the_limits() -> None:
     assert any("blocked in C" in note for note in caps.notes)
 
 
-def test_scheduler_compacts_cancelled_calls() -> None:
-    backend = greenabc.get_backend("threads")
-    for _ in range(5000):
-        with backend.timeout(60):
-            pass
-    scheduler = backend.engine._scheduler  # type: ignore[attr-defined]
-    assert len(scheduler._heap) < 3000
-
-
 def test_patch_threads_is_a_no_op_and_bad_options_are_refused() -> None:
     assert greenabc.patch("threads") == []
     with pytest.raises(ValueError, match="standard-library module"):

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..interfaces import PROTOCOL_VERSION, Cancellable, Capabilities, Engine, Patcher, TimeoutScope
+from ._deadlines import DeadlineHeap, Deadlines
 from ._exceptions import GreenabcError, PatchWarning
 from ._patching import current_backend
-from ._pool import EnginePool
+from ._pool import DEFAULT_GRACE, EnginePool
 from ._primitives import PrimitivesMixin
 from ._task import Task
-from ._timeout import EngineTimeout, scope_deadlines
+from ._timeout import EngineTimeout
 from ._timer import EngineTimer
 from ._validate import check_seconds, check_size
 
@@ -29,7 +30,9 @@ class EngineBackend(PrimitivesMixin):
     from the core, the primitives from *engine*.
 
     *blocking_detector*, if given, is called with a threshold in seconds and
-    returns a handle whose ``cancel()`` stops detection.
+    returns a handle whose ``cancel()`` stops detection. *deadlines*, if
+    given, is the engine's own scheduler as a ``DeadlineHeap`` (a thread
+    engine's scheduler thread), used for everything due at a time.
     """
 
     protocol_version = PROTOCOL_VERSION
@@ -43,6 +46,7 @@ class EngineBackend(PrimitivesMixin):
         default_pool_size: int,
         patcher: Patcher | None = None,
         blocking_detector: Callable[[float], Cancellable] | None = None,
+        deadlines: DeadlineHeap | None = None,
     ) -> None:
         self.name = name
         self.engine = engine
@@ -50,8 +54,11 @@ class EngineBackend(PrimitivesMixin):
         self.default_pool_size = check_size(default_pool_size, "default_pool_size")
         self.patcher = patcher
         self._blocking_detector = blocking_detector
+        # Everything due at a time on this backend: task deadlines, scopes,
+        # re-interrupts, timer entries. One heap: the engine's own scheduler
+        # if it is one (threads), else one driven by one engine call.
+        self.deadlines = Deadlines(engine) if deadlines is None else deadlines
         self._scope_lock = engine.lock()
-        self._scope_deadlines = scope_deadlines(engine, self._scope_lock)
         # Green engines warn once if used unpatched (checked on first use, not
         # here: greenabc.patch builds the backend before it patches).
         self._unpatched_check = capabilities.is_green and patcher is not None
@@ -61,10 +68,11 @@ class EngineBackend(PrimitivesMixin):
     def __repr__(self) -> str:
         return f"<greenabc Backend {self.name!r}>"
 
-    def create_pool(self, size: int | None = None) -> EnginePool:
+    def create_pool(self, size: int | None = None, *, grace: float = DEFAULT_GRACE) -> EnginePool:
+        size = self.default_pool_size if size is None else check_size(size)
         if self._unpatched_check:
             self._warn_if_unpatched()
-        return EnginePool(self.engine, self.default_pool_size if size is None else size, self.name)
+        return EnginePool(self.engine, size, self.name, deadlines=self.deadlines, grace=grace)
 
     def spawn(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Task[T]:
         """Run ``fn(*args, **kwargs)`` now, bounded by no pool; its Task has
@@ -74,19 +82,24 @@ class EngineBackend(PrimitivesMixin):
             if self._unpatched_check:
                 self._warn_if_unpatched()
             pool = self._spawn_pool = EnginePool(
-                self.engine, UNBOUNDED, self.name, max_idle=SPAWN_IDLE_WORKERS, announce=False
+                self.engine,
+                UNBOUNDED,
+                self.name,
+                deadlines=self.deadlines,
+                max_idle=SPAWN_IDLE_WORKERS,
+                announce=False,
             )
         return pool.spawn(fn, *args, **kwargs)
 
     def create_timer(self) -> EngineTimer:
         if self._unpatched_check:
             self._warn_if_unpatched()
-        return EngineTimer(self.engine)
+        return EngineTimer(self.engine, self.deadlines)
 
     def timeout(self, seconds: float | None) -> TimeoutScope:
         if self._unpatched_check:
             self._warn_if_unpatched()
-        return EngineTimeout(self.engine, self._scope_lock, self._scope_deadlines, seconds)
+        return EngineTimeout(self.engine, self._scope_lock, self.deadlines, seconds)
 
     def _warn_if_unpatched(self) -> None:
         """A green engine that is not patched runs blocking calls one after

@@ -2,17 +2,15 @@
 
 Workers are kept alive and handed tasks through the engine's queue (as
 ``ThreadPoolExecutor`` reuses threads): a new greenlet or thread costs far more
-than a hand-off. ``size`` slots, counted by the engine's semaphore, bound the
-tasks accepted at once; ``spawn`` blocks while all are taken.
+than a hand-off. ``size`` slots, counted under the pool's lock, bound the tasks
+accepted at once; ``spawn`` blocks while all are taken.
 
-Every outcome is decided once, under ``self._lock``: by the worker when the
-task returns or raises (timed out if that is past its hard deadline, whether
-or not a timer got to run), by the hard-timeout timer, or by a kill.
-Interrupts are sent only while the task runs, so a late one never reaches the
-next task of the same worker; after a kill or hard timeout they are sent again
-every ``REINTERRUPT_INTERVAL`` until the task ends (code that catches
-``BaseException`` cannot keep its worker), and a task still running
-``UNRESPONSIVE_AFTER`` seconds after its outcome was decided is reported.
+The pool keeps slots, workers, its queue and its counters; each Task owns its
+own state machine (``_task.py``), whose transitions the pool calls under its
+lock. Deadlines and re-interrupts sit in the backend's one deadline heap.
+Callbacks decided away from the worker (hard timeouts, soft timeouts) run in
+one runner green thread or thread per pool, in order: a burst of expiries
+starts one, not one each.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ from typing_extensions import Self
 
 from .. import signals
 from ..interfaces import Engine, EventLike
-from ._deadlines import Deadlines
+from ._deadlines import DeadlineHeap, Deadlines
 from ._exceptions import (
     HardTimeoutInterrupt,
     Interrupt,
@@ -39,10 +37,7 @@ from ._exceptions import (
 )
 from ._task import (
     FAILURE,
-    FINISHING,
     KILLED,
-    RELEASED,
-    RUNNING,
     SUCCESS,
     TIMED_OUT,
     Task,
@@ -60,16 +55,13 @@ T = TypeVar("T")
 #: for them to stop, then returns and logs the ones still running (a thread
 #: blocked in C cannot be stopped at all).
 KILL_GRACE = 0.05
-#: A killed or timed-out task is interrupted again this often until it ends.
-REINTERRUPT_INTERVAL = 0.01
 #: A task still running this long after its kill or timeout is reported.
 UNRESPONSIVE_AFTER = 1.0
+#: How long ``with pool:`` waits for running tasks when its body raised,
+#: before it kills them (``grace=`` changes it).
+DEFAULT_GRACE = 10.0
 
 _ids = itertools.count(1)
-
-
-def _undecided_and_running(task: Task[Any]) -> bool:
-    return task._state == RUNNING and task._outcome is None
 
 
 class EnginePool:
@@ -81,11 +73,15 @@ class EnginePool:
         size: int,
         backend_name: str,
         *,
+        deadlines: DeadlineHeap | None = None,
         max_idle: int | None = None,
+        grace: float = DEFAULT_GRACE,
         announce: bool = True,
     ) -> None:
         check_size(size)
+        self.grace = check_optional_seconds(grace, "grace")
         self._engine = engine
+        self._deadlines: DeadlineHeap = Deadlines(engine) if deadlines is None else deadlines
         self.backend_name = backend_name
         self._lock = engine.lock()
         self._size = size
@@ -99,10 +95,10 @@ class EnginePool:
         self._idle = 0  # workers waiting on the queue, not yet promised a task
         self._max_idle = size if max_idle is None else max_idle  # more idle workers leave
         self._active: dict[int, Task[Any]] = {}  # accepted, not yet released
-        self._busy = 0  # accepted tasks + timeout callbacks still running
+        self._busy = 0  # accepted tasks + callbacks still to run away from their worker
         self._join_events: list[tuple[EventLike, int]] = []  # (event, own task or not)
-        self._hard: Deadlines | None = None  # the tasks' hard and soft deadlines,
-        self._soft: Deadlines | None = None  # made when first needed
+        self._later: deque[tuple[Callable[[Task[Any]], object], Task[Any]]] = deque()
+        self._later_running = False  # a runner works through self._later
         self._closed = False
         self._completed = self._failed = self._timed_out = self._killed = 0
         self._announce = announce  # send the pool signals (spawn()'s hidden pool does not)
@@ -190,6 +186,9 @@ class EnginePool:
         if new_worker is None:
             self._wait_for_slot(waiter)
             with self._lock:
+                if self._closed:  # closed after the slot was handed over
+                    self._free_slot()
+                    raise PoolClosed(f"{self!r} was closed while this spawn waited for a slot")
                 new_worker = self._admit(task)
         self._queue.put(task)
         if new_worker:
@@ -250,6 +249,7 @@ class EnginePool:
                 logger.exception("greenabc: worker of %r failed", self)
                 with self._lock:
                     stay = self._idle_or_leave()
+            task = None  # an idle worker holds no finished task
             if not stay:
                 return
 
@@ -265,15 +265,9 @@ class EnginePool:
     def _run(self, task: Task[Any], me: object, cell: list[Task[Any] | None]) -> bool:
         """Run *task*; True if this worker stays for another."""
         with self._lock:
-            if task._outcome is not None:  # killed while queued
+            if not task._start(me, self._engine.monotonic()):  # killed while queued
                 self._release(task)
                 return self._idle_or_leave()
-            task._state = RUNNING
-            task._worker = me
-            if task.timeout is not None:
-                task._deadline = self._deadlines(hard=True).add(task.timeout, task)
-            if task.soft_timeout is not None:
-                self._deadlines(hard=False).add(task.soft_timeout, task)
         cell[0] = task
         try:
             if task.accept_callback is not None:
@@ -286,20 +280,24 @@ class EnginePool:
         cell[0] = None
         while True:
             try:
-                return self._finish(task, ok, value)
+                stay = self._finish(task, ok, value)
+                break
             except BaseException:
                 # An interrupt sent just before fn returned landed on the way
                 # in (it is raised at a Python call on threads): try again.
-                if task._state != RUNNING:
+                if not task.running():
                     raise
+        # The exception's traceback holds this frame: drop what it refers to,
+        # so a finished task is freed by reference counting alone.
+        task = value = None  # type: ignore[assignment]
+        return stay
 
     def _finish(self, task: Task[Any], ok: bool, value: Any) -> bool:
         """Settle and release *task*; True if this worker stays for another."""
         settled = False
         try:
             with self._lock:
-                task._state = FINISHING  # no interrupt is sent from now on
-                if not task._interrupted:  # so none is pending: settle in this section
+                if not task._finishing():  # no interrupt may be pending: settle now
                     settled = True
                     announce = self._settle(task, ok, value) and task._has_listeners()
                     self._release(task, done=not announce)
@@ -318,57 +316,30 @@ class EnginePool:
                     return self._idle_or_leave()
         # The slot is free already, so a callback may spawn on this pool;
         # join() still waits for the callbacks.
-        try:
-            task._announce()
-        except BaseException:  # not an Exception: call_logged let it through
-            logger.exception("greenabc: a callback of %r raised", task)
+        task._announce()
         with self._lock:
             self._done_busy()
             return self._idle_or_leave()
 
-    def _deadlines(self, hard: bool) -> Deadlines:
-        """The pool's hard or soft deadlines, made on first use; lock held."""
-        found = self._hard if hard else self._soft
-        if found is None:
-            if hard:
-                found = self._hard = Deadlines(
-                    self._engine, self._lock, self._expire_hard, _undecided_and_running
-                )
-            else:
-                found = self._soft = Deadlines(
-                    self._engine, self._lock, self._expire_soft, _undecided_and_running
-                )
-        return found
-
     def _settle(self, task: Task[Any], ok: bool, value: Any) -> bool:
-        """Decide the worker's outcome unless one is already decided: timed
-        out if past the hard deadline, else its result. With the lock held."""
-        if task._outcome is not None:
+        """The worker's outcome, counted; True if decided here. Lock held."""
+        outcome = task._settle(ok, value, self._engine.monotonic())
+        if outcome is None:
             return False
-        if task.timeout is not None and self._engine.monotonic() >= task._deadline:
-            task._outcome = TIMED_OUT  # the deadline passed while no timer could run
-            task._value = TaskTimedOut(task.id, task.timeout)
-            self._timed_out += 1
-        elif ok:
-            task._outcome = SUCCESS
-            task._value = value
+        if outcome == SUCCESS:
             self._completed += 1
-        else:
-            task._outcome = FAILURE
-            task._value = value
+        elif outcome == FAILURE:
             self._failed += 1
+        else:
+            self._timed_out += 1
         return True
 
     def _release(self, task: Task[Any], done: bool = True) -> None:
         """Give the task's slot back, and with *done* count it as no longer
         busy; called with the lock held."""
-        task._state = RELEASED
-        if task._resend is not None:  # re-interrupting it
-            task._resend.cancel()
+        task._release()
         del self._active[task.id]
         self._free_slot()
-        if task._released_event is not None:
-            task._released_event.set()
         if done:
             self._done_busy()
 
@@ -383,50 +354,65 @@ class EnginePool:
                     waiting.append((event, own))
             self._join_events = waiting
 
-    # -- deciding an outcome from outside the worker ------------------------
+    # -- deciding an outcome away from the worker ---------------------------
 
-    def _decide(self, task: Task[Any], outcome: str, value: BaseException) -> bool:
-        """Record *outcome* if none is yet; called with the lock held."""
-        if task._outcome is not None:
-            return False
-        task._outcome = outcome
-        task._value = value
-        if outcome == KILLED:
-            self._killed += 1
-        else:
+    def _expire_hard(self, task: Task[Any]) -> None:
+        # In the engine's scheduler: decide now, so the timeout is reported on
+        # time even where the task cannot be interrupted.
+        with self._lock:
+            if not task.running():
+                return
+            assert task.timeout is not None
+            now = self._engine.monotonic()
+            if not task._decide(TIMED_OUT, TaskTimedOut(task.id, task.timeout), now):
+                return
             self._timed_out += 1
+            task._stop(HardTimeoutInterrupt)
+            self._busy += 1  # join() waits for the callbacks too
+            start = self._run_later(self._announce_timed_out, task)
+        if start:
+            self._engine.spawn(self._run_deferred)
+
+    def _announce_timed_out(self, task: Task[Any]) -> None:
+        task._announce()
+        with self._lock:
+            self._done_busy()
+
+    def _expire_soft(self, task: Task[Any]) -> None:
+        with self._lock:
+            if not task._soft_interrupt() or task.soft_timeout_callback is None:
+                return
+            start = self._run_later(_call_soft_timeout_callback, task)
+        if start:
+            self._engine.spawn(self._run_deferred)
+
+    def _run_later(self, fn: Callable[[Task[Any]], object], task: Task[Any]) -> bool:
+        """Queue ``fn(task)`` for the pool's callback runner (callbacks may
+        block, the scheduler must not); True if a runner must be spawned.
+        With the lock held."""
+        self._later.append((fn, task))
+        if self._later_running:
+            return False
+        self._later_running = True
         return True
 
-    def _stop(self, task: Task[Any], exc_type: type[Interrupt]) -> None:
-        """Interrupt a running task whose outcome was just decided, now and
-        again until it ends; with the lock held."""
-        engine = self._engine
-        task._interrupted = True
-        task._decided_at = engine.monotonic()
-        if task._resend is not None:
-            task._resend.cancel()
-        if task._worker == engine.current():  # a task stopping itself: at its next check
-            task._resend = engine.call_later(0.0, self._reinterrupt, task, exc_type)
-            return
-        engine.interrupt(task._worker, exc_type, self._still_running(task))
-        task._resend = engine.call_later(REINTERRUPT_INTERVAL, self._reinterrupt, task, exc_type)
+    def _run_deferred(self) -> None:
+        while True:
+            with self._lock:
+                if not self._later:
+                    self._later_running = False
+                    return
+                fn, task = self._later.popleft()
+            call_logged("callback runner", fn, task)
+            del fn, task
 
     def _reinterrupt(self, task: Task[Any], exc_type: type[Interrupt]) -> None:
-        # Level-triggered, as trio's cancellation: a decided task that caught
-        # its interrupt gets another at its next switch, until it ends.
-        engine = self._engine
         with self._lock:
-            if task._state != RUNNING:
+            if not task.running():
                 return
-            engine.interrupt(task._worker, exc_type, self._still_running(task))
-            task._resend = engine.call_later(
-                REINTERRUPT_INTERVAL, self._reinterrupt, task, exc_type
-            )
-            late = engine.monotonic() - task._decided_at
-            report = late >= UNRESPONSIVE_AFTER and not task._reported
-            if report:
-                task._reported = True
-        if report:
+            task._stop(exc_type)
+            late = task._overdue(self._engine.monotonic(), UNRESPONSIVE_AFTER)
+        if late is not None:
             logger.warning(
                 "greenabc: %r of %r still runs %.1f s after it was %s: it ignores its"
                 " interrupts (a blocking call that cannot be interrupted, or code that"
@@ -434,53 +420,17 @@ class EnginePool:
                 task,
                 self,
                 late,
-                task._outcome,
+                task.outcome,
             )
             signals.task_unresponsive.send(self, task=task, seconds=late)
 
-    def _still_running(self, task: Task[Any]) -> Callable[[], bool]:
-        return lambda: task._state == RUNNING
-
-    def _expire_hard(self, task: Task[Any]) -> None:
-        # Runs in the engine's scheduler: decide now, so the timeout is
-        # reported on time even where the task cannot be interrupted.
-        with self._lock:
-            if task._state != RUNNING:
-                return
-            assert task.timeout is not None
-            if not self._decide(task, TIMED_OUT, TaskTimedOut(task.id, task.timeout)):
-                return
-            self._stop(task, HardTimeoutInterrupt)
-            self._busy += 1  # join() waits for the callbacks too
-        self._engine.spawn(lambda: self._announce_then_done(task))  # callbacks may block
-
-    def _announce_then_done(self, task: Task[Any]) -> None:
-        try:
-            task._announce()
-        finally:
-            with self._lock:
-                self._done_busy()
-
-    def _expire_soft(self, task: Task[Any]) -> None:
-        with self._lock:
-            if task._state != RUNNING or task._outcome is not None:
-                return
-            task._interrupted = True
-            self._engine.interrupt(
-                task._worker,
-                task.soft_timeout_exc,
-                lambda: task._state == RUNNING and task._outcome is None,
-            )
-        if task.soft_timeout_callback is not None:
-            callback = task.soft_timeout_callback
-            self._engine.spawn(lambda: call_logged("soft_timeout_callback", callback, task))
-
     def _kill_task(self, task: Task[Any], reason: str | None = None) -> None:
         with self._lock:
-            if not self._decide(task, KILLED, TaskKilled(task.id, reason)):
+            if not task._decide(KILLED, TaskKilled(task.id, reason), self._engine.monotonic()):
                 return
-            if task._state == RUNNING:
-                self._stop(task, KillInterrupt)
+            self._killed += 1
+            if task.running():
+                task._stop(KillInterrupt)
         task._announce()
 
     # -- whole-pool operations ----------------------------------------------
@@ -506,7 +456,7 @@ class EnginePool:
         Called from one of the pool's own tasks, it waits for the others."""
         timeout = check_optional_seconds(timeout, "timeout")
         me = current_task()
-        own = 1 if me is not None and me._pool is self and me._state == RUNNING else 0
+        own = 1 if me is not None and me._pool is self and me.running() else 0
         with self._lock:
             if self._busy <= own or timeout == 0:
                 return self._busy <= own
@@ -567,7 +517,7 @@ class EnginePool:
         clean = self.join(timeout)
         if not clean and not self.kill(KILL_GRACE, reason=f"{self!r} closed before it ended"):
             with self._lock:
-                stuck = [t for t in self._active.values() if t._state == RUNNING]
+                stuck = [t for t in self._active.values() if t.running()]
             if stuck:
                 logger.warning(
                     "greenabc: %r closed with %d task(s) still running after their kill: %s",
@@ -588,7 +538,7 @@ class EnginePool:
         with self._lock:
             return {
                 "size": self._size,
-                "running": sum(1 for t in self._active.values() if t._state == RUNNING),
+                "running": sum(1 for t in self._active.values() if t.running()),
                 "accepted": len(self._active),
                 "waiting": len(self._waiters),
                 "completed": self._completed,
@@ -613,5 +563,16 @@ class EnginePool:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.join()
-        self.close()
+        """Wait for every task (unbounded), then close; when the body raised,
+        close within ``grace`` seconds instead: a failed body must not hang
+        on the tasks it left."""
+        if exc_type is None:
+            self.join()
+            self.close()
+        else:
+            self.close(self.grace)
+
+
+def _call_soft_timeout_callback(task: Task[Any]) -> None:
+    assert task.soft_timeout_callback is not None
+    task.soft_timeout_callback(task)

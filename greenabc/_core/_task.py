@@ -1,4 +1,20 @@
-"""The Task handle: one accepted unit of work and its single outcome."""
+"""The Task: one accepted unit of work, and the state machine of its life.
+
+::
+
+    QUEUED --start--> RUNNING --finish--> FINISHING --release--> RELEASED
+       \\                 |
+        \\--decide--------+--decide (kill, hard timeout): outcome fixed, interrupts sent
+
+The outcome is decided exactly once, by whoever gets there first: the worker
+when ``fn`` returns or raises (timed out if that is past the hard deadline),
+the hard deadline, or a kill. Interrupts are sent only while RUNNING, so a
+late one never reaches the next task of the same worker.
+
+Every transition is a method of the Task, called with the pool's lock held,
+and states its one rule; the pool keeps slots, workers and its queue, and
+never writes a field of a Task.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +23,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._exceptions import SoftTimeout, TimeoutExpired
+from ._exceptions import Interrupt, SoftTimeout, TaskTimedOut, TimeoutExpired
 from ._validate import check_optional_seconds
 
 if TYPE_CHECKING:
@@ -17,12 +33,11 @@ T = TypeVar("T")
 
 logger = logging.getLogger("greenabc")
 
-# Life cycle: QUEUED -> RUNNING -> FINISHING -> RELEASED (its worker has left
-# it and its slot is free). Interrupts are sent only while RUNNING.
 QUEUED, RUNNING, FINISHING, RELEASED = 0, 1, 2, 3
-# Outcome: decided exactly once, by whoever gets there first under the pool's
-# lock: the worker (success/failure), the hard-timeout timer, or a kill.
 SUCCESS, FAILURE, TIMED_OUT, KILLED = "success", "failure", "timed out", "killed"
+
+#: A killed or timed-out task is interrupted again this often until it ends.
+REINTERRUPT_INTERVAL = 0.01
 
 #: The task the calling code runs in. Each green thread and each OS thread has
 #: a context of its own, so this works on every engine without asking one. A
@@ -49,11 +64,11 @@ def _checkpoint() -> None:
 
 
 def call_logged(what: str, fn: Callable[..., object], *args: Any) -> None:
-    """Call a user callback; an exception is logged, never propagated, so one
-    bad callback loses no other task."""
+    """Call a user callback; whatever it raises is logged, never propagated,
+    so one bad callback loses no other task."""
     try:
         fn(*args)
-    except Exception:
+    except BaseException:
         logger.exception("greenabc: %s %r raised", what, fn)
 
 
@@ -66,12 +81,14 @@ class Task(Generic[T]):
         "_decided_at",
         "_done_callbacks",
         "_done_event",
+        "_hard",
         "_interrupted",
         "_outcome",
         "_pool",
         "_released_event",
         "_reported",
         "_resend",
+        "_soft",
         "_state",
         "_value",
         "_worker",
@@ -105,7 +122,7 @@ class Task(Generic[T]):
         soft_timeout_exc: type[BaseException] = SoftTimeout,
         soft_timeout_callback: Callable[[Task[T]], object] | None = None,
     ) -> None:
-        self._pool = pool
+        self._pool = pool  # read for its lock, engine and deadlines; never written
         self.id = task_id
         self.fn = fn
         self.args = args
@@ -123,10 +140,12 @@ class Task(Generic[T]):
         self._value: Any = None
         self._worker: object = None
         self._deadline = 0.0  # the hard deadline, once running with a timeout
+        self._hard: list[Any] | None = None  # the deadline entries, while running
+        self._soft: list[Any] | None = None
+        self._resend: list[Any] | None = None  # after a kill or timeout: the re-interrupt
         self._decided_at = 0.0  # when a kill or timeout decided the outcome
         self._interrupted = False  # an interrupt was sent: the worker drains it
         self._reported = False  # reported as still running long after its decision
-        self._resend: Any = None  # after a kill or timeout: the re-interrupt
         self._done_event: Any = None
         self._released_event: Any = None
         self._done_callbacks: list[Callable[[Task[T]], object]] | None = None
@@ -148,6 +167,10 @@ class Task(Generic[T]):
         """``"success"``, ``"failure"``, ``"timed out"``, ``"killed"`` or None
         while undecided. Decided once, and final."""
         return self._outcome
+
+    def running(self) -> bool:
+        """True while a worker runs the task's function."""
+        return self._state == RUNNING
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the outcome is known; True if it is. ``None``: unbounded."""
@@ -173,7 +196,10 @@ class Task(Generic[T]):
             raise TimeoutExpired(f"task {self.id} not ready within {timeout:g} s")
         if self._outcome == SUCCESS:
             return self._value  # type: ignore[no-any-return]
-        raise self._value
+        try:
+            raise self._value
+        finally:
+            self = None  # type: ignore[assignment]  # no cycle through the traceback
 
     def kill(
         self, block: bool = True, timeout: float | None = None, *, reason: str | None = None
@@ -183,10 +209,10 @@ class Task(Generic[T]):
         unbounded) for its worker to leave it. Returns True if the task is no
         longer running."""
         timeout = check_optional_seconds(timeout, "timeout")
-        self._pool._kill_task(self, reason)
+        pool = self._pool
+        pool._kill_task(self, reason)
         if not block or self._state == RELEASED or current_task() is self:
             return self._state == RELEASED  # a task never waits for itself
-        pool = self._pool
         with pool._lock:
             if self._state == RELEASED:
                 return True
@@ -206,7 +232,110 @@ class Task(Generic[T]):
                 return
         call_logged("done callback", fn, self)
 
-    # -- called by the pool once the outcome is decided -------------------
+    # -- transitions: each with the pool's lock held ------------------------
+
+    def _start(self, worker: object, now: float) -> bool:
+        """QUEUED -> RUNNING on *worker*, its deadlines counting from *now*.
+        False if its outcome is decided already (killed while queued)."""
+        if self._outcome is not None:
+            return False
+        self._state = RUNNING
+        self._worker = worker
+        pool = self._pool
+        if self.timeout is not None:
+            self._deadline = now + self.timeout
+            self._hard = pool._deadlines.push(self._deadline, pool._expire_hard, (self,))
+        if self.soft_timeout is not None:
+            self._soft = pool._deadlines.push(now + self.soft_timeout, pool._expire_soft, (self,))
+        return True
+
+    def _finishing(self) -> bool:
+        """RUNNING -> FINISHING: no interrupt is sent from now on. True if
+        one was sent before, which the worker must drain before it settles."""
+        self._state = FINISHING
+        return self._interrupted
+
+    def _settle(self, ok: bool, value: Any, now: float) -> str | None:
+        """The worker's outcome, unless one is decided: timed out if *now* is
+        past the hard deadline (whether or not a timer got to run), else its
+        result. Returns the outcome decided here, or None."""
+        if self._outcome is not None:
+            return None
+        if self.timeout is not None and now >= self._deadline:
+            self._outcome = TIMED_OUT
+            self._value = TaskTimedOut(self.id, self.timeout)
+        elif ok:
+            self._outcome = SUCCESS
+            self._value = value
+        else:
+            self._outcome = FAILURE
+            self._value = value
+        return self._outcome
+
+    def _decide(self, outcome: str, value: BaseException, now: float) -> bool:
+        """Kill or time out: record *outcome* if none is yet; True if this did."""
+        if self._outcome is not None:
+            return False
+        self._outcome = outcome
+        self._value = value
+        self._decided_at = now
+        return True
+
+    def _stop(self, exc_type: type[Interrupt]) -> None:
+        """Interrupt a RUNNING task whose outcome was just decided, now and
+        again every ``REINTERRUPT_INTERVAL`` until it ends (level-triggered,
+        as trio's cancellation: code that catches ``BaseException`` cannot
+        keep its worker)."""
+        pool = self._pool
+        engine = pool._engine
+        self._interrupted = True
+        if self._resend is not None:
+            pool._deadlines.cancel(self._resend)
+        if self._worker == engine.current():  # stopping itself: at its next check
+            delay = 0.0
+        else:
+            engine.interrupt(self._worker, exc_type, self.running)
+            delay = REINTERRUPT_INTERVAL
+        self._resend = pool._deadlines.after(delay, pool._reinterrupt, self, exc_type)
+
+    def _soft_interrupt(self) -> bool:
+        """The soft deadline passed: raise ``soft_timeout_exc`` in the task
+        if it still runs undecided. True if it was sent."""
+        if self._state != RUNNING or self._outcome is not None:
+            return False
+        self._interrupted = True
+        self._pool._engine.interrupt(self._worker, self.soft_timeout_exc, self._undecided)
+        return True
+
+    def _overdue(self, now: float, after: float) -> float | None:
+        """Seconds since its kill or timeout, once that passes *after*, the
+        first time it is asked (it is reported once); else None."""
+        late = now - self._decided_at
+        if late < after or self._reported:
+            return None
+        self._reported = True
+        return late
+
+    def _undecided(self) -> bool:
+        return self._state == RUNNING and self._outcome is None
+
+    def _release(self) -> None:
+        """-> RELEASED: its worker has left it. Cancels its deadline entries,
+        wakes ``kill(block=True)``, and drops what only running needed, so a
+        kept handle holds its outcome and nothing else."""
+        self._state = RELEASED
+        deadlines = self._pool._deadlines
+        for entry in (self._hard, self._soft, self._resend):
+            if entry is not None:
+                deadlines.cancel(entry)
+        self._hard = self._soft = self._resend = None
+        self._worker = None
+        self.args = ()
+        self.kwargs = {}
+        if self._released_event is not None:
+            self._released_event.set()
+
+    # -- after the outcome is decided, without the lock -----------------------
 
     def _has_listeners(self) -> bool:
         """Whether ``_announce`` has anything to do; with the pool's lock held."""
@@ -219,7 +348,8 @@ class Task(Generic[T]):
         )
 
     def _announce(self) -> None:
-        """Wake waiters and run the one outcome callback, then done callbacks."""
+        """Wake waiters and run the one outcome callback, then done callbacks.
+        Whatever a callback raises is logged, never propagated."""
         if self._done_event is not None:
             self._done_event.set()
         outcome = self._outcome

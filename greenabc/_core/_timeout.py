@@ -7,8 +7,8 @@ from types import TracebackType
 
 from typing_extensions import Self
 
-from ..interfaces import Cancellable, Engine, LockLike
-from ._deadlines import Deadlines
+from ..interfaces import Engine, LockLike
+from ._deadlines import DeadlineHeap, Entry
 from ._exceptions import ScopeInterrupt, TimeoutExpired
 from ._task import _checkpoint
 from ._validate import check_optional_seconds
@@ -18,32 +18,24 @@ from ._validate import check_optional_seconds
 REINTERRUPT_INTERVAL = 0.01
 
 
-def _active(scope: EngineTimeout) -> bool:
-    return scope._active
-
-
-def scope_deadlines(engine: Engine, lock: LockLike) -> Deadlines:
-    """The deadlines a backend keeps for all its scopes: entering one is an
-    append, not an engine timer started and cancelled."""
-    return Deadlines(engine, lock, EngineTimeout._fire, _active)
-
-
 class EngineTimeout:
-    """``with scope:`` raises ``TimeoutExpired`` if the block outlives *seconds*.
+    """``with scope:`` interrupts the block once it outlives *seconds*.
 
-    On expiry the code inside is interrupted with a ``BaseException`` (so
-    ``except Exception:`` cannot swallow it), and again at its later switches
-    if it catches that anyway. Whether the block outlived its deadline is
-    decided on exit by the clock, so a block that never yields (and so never
-    let a timer run) still raises ``TimeoutExpired`` when it ends late.
+    The rule of ``gevent.Timeout``, ``asyncio.timeout()`` and trio's
+    ``fail_after``: ``TimeoutExpired`` is raised when the scope's interrupt
+    reached the block; a block that ended without being interrupted keeps its
+    result, even if it ended late (then ``expired`` is True). Work that
+    completed is never thrown away. The interrupt is a ``BaseException``, so
+    ``except Exception:`` cannot swallow it, and it is sent again at the
+    block's later switches if the block catches it anyway.
     """
 
     __slots__ = (
         "_active",
         "_deadline",
         "_deadlines",
+        "_due",
         "_engine",
-        "_handle",
         "_lock",
         "_target",
         "expired",
@@ -51,16 +43,16 @@ class EngineTimeout:
     )
 
     def __init__(
-        self, engine: Engine, lock: LockLike, deadlines: Deadlines, seconds: float | None
+        self, engine: Engine, lock: LockLike, deadlines: DeadlineHeap, seconds: float | None
     ) -> None:
         self._engine = engine
         self._lock = lock  # shared by the backend's scopes; guards fire against exit
-        self._deadlines = deadlines  # the backend's, for every scope (see scope_deadlines)
+        self._deadlines = deadlines  # the backend's heap
         self.seconds = check_optional_seconds(seconds)
-        self.expired = False
-        self._active = False
         self._deadline = 0.0
-        self._handle: Cancellable | None = None  # re-interrupting, once expired
+        self.expired = False  # the deadline passed before the block ended
+        self._active = False
+        self._due: Entry | None = None  # the deadline, then each re-interrupt
         self._target: object = None
 
     def __repr__(self) -> str:
@@ -71,9 +63,10 @@ class EngineTimeout:
             raise RuntimeError("a timeout scope can be entered only once")
         if self.seconds is not None:
             self._target = self._engine.current()
+            self._deadline = self._engine.monotonic() + self.seconds
             with self._lock:
                 self._active = True
-                self._deadline = self._deadlines.add(self.seconds, self)
+                self._due = self._deadlines.push(self._deadline, self._fire)
         return self
 
     def _is_active(self) -> bool:
@@ -84,7 +77,7 @@ class EngineTimeout:
             if self._active:
                 self.expired = True
                 self._engine.interrupt(self._target, ScopeInterrupt, self._is_active)
-                self._handle = self._engine.call_later(REINTERRUPT_INTERVAL, self._fire)
+                self._due = self._deadlines.after(REINTERRUPT_INTERVAL, self._fire)
 
     def __exit__(
         self,
@@ -98,16 +91,16 @@ class EngineTimeout:
             try:
                 with self._lock:
                     self._active = False  # no interrupt is sent from now on
-                    handle = self._handle
-                if handle is not None:
-                    handle.cancel()
+                    due, self._due = self._due, None
+                if due is not None:
+                    self._deadlines.cancel(due)
                 if self.expired:
-                    _checkpoint()
+                    _checkpoint()  # the block ended: a late interrupt is dropped
                 break
             except ScopeInterrupt:
                 pass
         if not self.expired and self._engine.monotonic() >= self._deadline:
-            self.expired = True  # the deadline passed while no timer could run
-        if self.expired and (exc is None or isinstance(exc, ScopeInterrupt)):
+            self.expired = True  # late, but not interrupted: the result stands
+        if self.expired and isinstance(exc, ScopeInterrupt):
             raise TimeoutExpired(f"timed out after {self.seconds:g} s") from None
         return None

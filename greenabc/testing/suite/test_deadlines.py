@@ -94,13 +94,25 @@ def test_task_within_its_deadline_keeps_its_result(pool: greenabc.Pool) -> None:
     assert task.get(timeout=PROMPT) == "done"
 
 
-def test_scope_whose_block_never_yields_raises_on_exit(
+def test_scope_whose_block_never_yields_keeps_its_result_or_is_interrupted(
     greenabc_backend: greenabc.Backend,
 ) -> None:
+    # A green engine cannot interrupt code that never yields: the block ends
+    # late, uninterrupted, and keeps its result (`expired` says it was late).
+    # Threads interrupt it between bytecodes: TimeoutExpired, no result.
     scope = greenabc_backend.timeout(0.1)
     started = time.monotonic()
-    with pytest.raises(greenabc.TimeoutExpired), scope:
-        busy(0.4)
+    results: list[str] = []
+    try:
+        with scope:
+            busy(0.4)
+            results.append("done")
+    except greenabc.TimeoutExpired:
+        assert not greenabc_backend.capabilities.is_green, "a green engine cannot interrupt busy()"
+        assert results == []
+    else:
+        assert greenabc_backend.capabilities.is_green, "threads interrupt busy() between bytecodes"
+        assert results == ["done"]
     assert scope.expired
     assert time.monotonic() - started < PROMPT
 
@@ -117,7 +129,8 @@ def test_nested_scopes_expiring_together_raise_once(
     outer = greenabc_backend.timeout(0.1)
     inner = greenabc_backend.timeout(0.1)
     with pytest.raises(greenabc.TimeoutExpired), outer, inner:
-        busy(0.3)
+        busy(0.3)  # past both deadlines: the first switch takes the interrupt
+        spin(3)
     assert outer.expired and inner.expired
 
 
@@ -129,9 +142,11 @@ def test_outer_scope_still_raises_after_the_inner_expiry_was_handled(
         try:
             with greenabc_backend.timeout(0.05):
                 busy(0.3)
+                spin(3)
         except greenabc.TimeoutExpired:
             handled = True
         busy(0.2)  # past the outer deadline however early the inner one ended
+        spin(3)  # its interrupt lands here at the latest
     assert handled and outer.expired
 
 
@@ -381,6 +396,7 @@ def test_interrupts_under_a_tracer_neither_hang_nor_lose_an_outcome(
             try:
                 with backend.timeout(0.05), backend.timeout(0.05):
                     busy(0.2)
+                    time.sleep(0.05)  # green engines: the interrupt lands at this switch
                 print("no timeout")
             except greenabc.TimeoutExpired:
                 pass

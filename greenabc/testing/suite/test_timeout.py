@@ -52,12 +52,37 @@ def test_except_exception_cannot_swallow_it(greenabc_backend: greenabc.Backend) 
     assert caught == []
 
 
-def test_swallowed_interrupt_still_raises_at_exit(greenabc_backend: greenabc.Backend) -> None:
-    with pytest.raises(greenabc.TimeoutExpired), greenabc_backend.timeout(0.05):
+def test_a_block_that_swallows_its_interrupt_and_ends_keeps_its_result(
+    greenabc_backend: greenabc.Backend,
+) -> None:
+    # As gevent.Timeout, asyncio.timeout and trio: the scope raises only when
+    # its interrupt reaches the scope's exit; a block that caught it and
+    # ended normally keeps its result, and `expired` tells it was late.
+    result = None
+    with greenabc_backend.timeout(0.05) as scope:
         try:
             spin(5)
         except BaseException:
-            pass
+            result = "kept"
+    assert result == "kept"
+    assert scope.expired
+
+
+def test_a_swallowed_interrupt_is_sent_again_until_the_block_ends(
+    greenabc_backend: greenabc.Backend,
+) -> None:
+    caught = 0
+    started = time.monotonic()
+    with pytest.raises(greenabc.TimeoutExpired), greenabc_backend.timeout(0.05):
+        while True:
+            try:
+                spin(5)
+            except BaseException:
+                caught += 1
+                if caught == 3:
+                    raise
+    assert caught == 3
+    assert time.monotonic() - started < 3  # sent again at once, not after spin's 5 s
 
 
 def test_inner_scope_expiring_is_caught_by_the_inner(greenabc_backend: greenabc.Backend) -> None:

@@ -1,0 +1,119 @@
+"""The one deadline structure (``greenabc.adapter.DeadlineHeap``), driven by hand."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+
+import pytest
+
+from greenabc._core._deadlines import STALE_SLACK
+from greenabc.adapter import DeadlineHeap
+
+
+class ManualHeap(DeadlineHeap):
+    """Driven by the test: records when it was asked to wake."""
+
+    __slots__ = ("arms",)
+
+    def __init__(self) -> None:
+        super().__init__(threading.Lock(), lambda: 0.0)
+        self.arms: list[float] = []
+
+    def _arm(self, when: float) -> None:
+        self.arms.append(when)
+
+
+def test_entries_run_soonest_first_and_never_early() -> None:
+    heap = ManualHeap()
+    ran: list[float] = []
+    whens = [random.uniform(0, 100) for _ in range(500)]
+    for when in whens:
+        heap.push(when, ran.append, (when,))
+    heap.run_due(50.0)
+    assert ran == sorted(w for w in whens if w <= 50.0)
+    assert heap.arms[-1] == min(w for w in whens if w > 50.0)
+    heap.run_due(100.0)
+    assert ran == sorted(whens)
+    assert len(heap) == 0
+
+
+def test_only_an_earlier_head_rearms_the_driver() -> None:
+    heap = ManualHeap()
+    heap.push(10.0, print)
+    heap.push(20.0, print)  # later: the driver's wake-up stands
+    heap.push(5.0, print)
+    assert heap.arms == [10.0, 5.0]
+
+
+def test_a_cancelled_entry_never_runs_and_holds_nothing() -> None:
+    heap = ManualHeap()
+    ran: list[int] = []
+    payload = [1]
+    entry = heap.push(1.0, ran.append, (payload,))
+    assert heap.cancel(entry)
+    assert not heap.cancel(entry)  # once
+    assert entry[2] is None and entry[3] is None  # the payload is free at once
+    heap.run_due(2.0)
+    assert ran == []
+
+
+def test_stale_entries_are_bounded_by_live_ones() -> None:
+    heap = ManualHeap()
+    live = [heap.push(1000.0 + i, print) for i in range(100)]
+    for i in range(20_000):
+        heap.cancel(heap.push(random.uniform(1, 1000), print))
+        assert len(heap._heap) <= 2 * len(live) + STALE_SLACK + 1, i
+    assert len(heap) == len(live)
+
+
+def test_whatever_an_entry_raises_the_rest_of_the_batch_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    heap = ManualHeap()
+    ran: list[int] = []
+
+    def explode(exc: BaseException) -> None:
+        raise exc
+
+    heap.push(1.0, explode, (SystemExit(3),))
+    heap.push(1.0, ran.append, (1,))
+    heap.push(1.0, explode, (KeyboardInterrupt(),))
+    heap.push(1.0, ran.append, (2,))
+    with caplog.at_level(logging.ERROR, logger="greenabc"):
+        heap.run_due(1.0)
+    assert ran == [1, 2]
+    assert sum("raised" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_a_cancel_from_inside_a_batch_stops_the_rest_of_it() -> None:
+    heap = ManualHeap()
+    ran: list[str] = []
+    second = heap.push(1.0, ran.append, ("second",))  # filled in below
+    heap.push(0.5, lambda: heap.cancel(second))
+    heap.run_due(1.0)
+    assert ran == []
+
+
+def test_counts_stay_exact_under_contention() -> None:
+    heap = ManualHeap()
+    kept: list[int] = []
+
+    def churn() -> None:
+        mine = 0
+        for i in range(20_000):
+            entry = heap.push(random.uniform(1, 100), print)
+            if i % 3:
+                assert heap.cancel(entry)
+            else:
+                mine += 1
+        kept.append(mine)
+
+    threads = [threading.Thread(target=churn) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(heap) == sum(kept)
+    assert len(heap) == sum(e[2] is not None for e in heap._heap)
