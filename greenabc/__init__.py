@@ -113,10 +113,11 @@ __all__ = [
 ]
 
 
-def get_pool(name: str | None = None, size: int | None = None) -> Pool:
+def get_pool(name: str | None = None, size: int | None = None, *, grace: float = 10.0) -> Pool:
     """A new Pool of the backend *name* (see :func:`get_backend`) running at
-    most *size* tasks at once (default: the backend's own)."""
-    return get_backend(name).create_pool(size)
+    most *size* tasks at once (default: the backend's own). ``with pool:``
+    whose body raised closes within *grace* seconds (then kills the rest)."""
+    return get_backend(name).create_pool(size, grace=grace)
 
 
 def spawn(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Task[T]:

@@ -181,6 +181,15 @@ class Pool(Protocol):
     @property
     def size(self) -> int: ...
 
+    #: Seconds ``with pool:`` waits for running tasks when its body raised,
+    #: before it kills them.
+    grace: float | None
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called: no more work is accepted."""
+        ...
+
     def spawn(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Task[T]: ...
 
     def apply_async(
@@ -239,6 +248,10 @@ class TimerEntry(Protocol):
 @runtime_checkable
 class Timer(Protocol):
     """Schedules calls; an exception in a callback is logged, never fatal."""
+
+    def __len__(self) -> int:
+        """The entries still to fire (a repeating one counts once)."""
+        ...
 
     def call_after(self, delay: float, fn: Callable[..., object], /, *args: Any) -> TimerEntry: ...
 
@@ -408,7 +421,11 @@ class Backend(Protocol):
     #: None when the backend cannot patch (``capabilities.can_patch`` is False).
     patcher: Patcher | None
 
-    def create_pool(self, size: int | None = None) -> Pool: ...
+    def create_pool(self, size: int | None = None, *, grace: float = 10.0) -> Pool:
+        """A new Pool running at most *size* tasks at once (default: the
+        backend's own); ``with pool:`` whose body raised closes within
+        *grace* seconds, killing what still runs."""
+        ...
 
     def spawn(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Task[T]:
         """Run ``fn(*args, **kwargs)`` now, bounded by no pool."""

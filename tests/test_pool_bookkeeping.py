@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from typing import Any
 
 import greenabc
 from greenabc._core._deadlines import STALE_SLACK
@@ -55,3 +57,58 @@ def test_mixed_timeouts_each_expire_on_their_own() -> None:
     done.set()
     assert all(task.get(timeout=5) is True for task in long)
     pool.close(timeout=10)
+
+
+class _CloseOnRelock:
+    """The pool's lock, wrapped: the first time the spawning thread takes it
+    after waiting for a slot, the pool is closed from another thread first
+    (the window between the wake-up and the admission, made certain)."""
+
+    def __init__(self, pool: EnginePool, lock: Any) -> None:
+        self.pool, self.lock = pool, lock
+        self.armed_for: int | None = None
+
+    def acquire(self, *args: Any) -> bool:
+        return bool(self.lock.acquire(*args))
+
+    def release(self) -> None:
+        self.lock.release()
+
+    def __enter__(self) -> bool:
+        if self.armed_for == threading.get_ident():
+            self.armed_for = None
+            closer = threading.Thread(target=self.pool.close, args=(0,))
+            closer.start()
+            closer.join(10)
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def test_a_spawn_that_waited_for_a_slot_is_refused_if_the_pool_closed_meanwhile() -> None:
+    pool = greenabc.get_pool("threads", 1)
+    assert isinstance(pool, EnginePool)
+    done = threading.Event()
+    pool.spawn(done.wait, 10)
+    lock = _CloseOnRelock(pool, pool._lock)
+    pool._lock = lock  # type: ignore[assignment]
+    ran: list[int] = []
+    outcome: list[BaseException] = []
+
+    def spawner() -> None:
+        try:
+            pool.spawn(ran.append, 1)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    waiting = threading.Thread(target=spawner)
+    waiting.start()
+    while not pool._waiters:
+        time.sleep(0.001)
+    lock.armed_for = waiting.ident  # it re-takes the lock after its wait
+    done.set()  # the first task ends: its slot goes to the waiting spawn
+    waiting.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], greenabc.PoolClosed), outcome
+    time.sleep(0.1)
+    assert ran == []  # never admitted into the closed pool

@@ -97,8 +97,8 @@ class EnginePool:
         self._active: dict[int, Task[Any]] = {}  # accepted, not yet released
         self._busy = 0  # accepted tasks + callbacks still to run away from their worker
         self._join_events: list[tuple[EventLike, int]] = []  # (event, own task or not)
-        self._later: deque[tuple[Callable[[Task[Any]], object], Task[Any]]] = deque()
-        self._later_running = False  # a runner works through self._later
+        # Callbacks decided away from a worker, for the pool's one runner.
+        self._later: Any = None  # an engine queue, made (and its runner spawned) on first use
         self._closed = False
         self._completed = self._failed = self._timed_out = self._killed = 0
         self._announce = announce  # send the pool signals (spawn()'s hidden pool does not)
@@ -371,7 +371,7 @@ class EnginePool:
             self._busy += 1  # join() waits for the callbacks too
             start = self._run_later(self._announce_timed_out, task)
         if start:
-            self._engine.spawn(self._run_deferred)
+            self._engine.spawn(self._run_callbacks)
 
     def _announce_timed_out(self, task: Task[Any]) -> None:
         task._announce()
@@ -384,27 +384,29 @@ class EnginePool:
                 return
             start = self._run_later(_call_soft_timeout_callback, task)
         if start:
-            self._engine.spawn(self._run_deferred)
+            self._engine.spawn(self._run_callbacks)
 
     def _run_later(self, fn: Callable[[Task[Any]], object], task: Task[Any]) -> bool:
         """Queue ``fn(task)`` for the pool's callback runner (callbacks may
-        block, the scheduler must not); True if a runner must be spawned.
-        With the lock held."""
-        self._later.append((fn, task))
-        if self._later_running:
-            return False
-        self._later_running = True
-        return True
+        block, the scheduler must not); True if the runner must be spawned
+        first. With the lock held."""
+        first = self._later is None
+        if first:
+            self._later = self._engine.queue()
+        self._later.put((fn, task))
+        return first
 
-    def _run_deferred(self) -> None:
+    def _run_callbacks(self) -> None:
+        """The pool's callback runner: one green thread or thread, however
+        many expiries; it ends when the pool closes. A callback that blocks
+        delays the next."""
+        later = self._later
         while True:
-            with self._lock:
-                if not self._later:
-                    self._later_running = False
-                    return
-                fn, task = self._later.popleft()
-            call_logged("callback runner", fn, task)
-            del fn, task
+            item = later.get()
+            if item is None:
+                return
+            call_logged("callback runner", *item)
+            del item
 
     def _reinterrupt(self, task: Task[Any], exc_type: type[Interrupt]) -> None:
         with self._lock:
@@ -529,6 +531,10 @@ class EnginePool:
             workers = self._workers
         for _ in range(workers):
             self._queue.put(None)
+        with self._lock:
+            if self._later is not None:  # the runner ends after the rest; a later
+                self._later.put(None)  # expiry (a task still running) starts another
+                self._later = None
         if self._announce:
             signals.pool_postshutdown.send(self)
         return clean
