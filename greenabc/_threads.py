@@ -86,7 +86,9 @@ class _Scheduler(DeadlineHeap):
     __slots__ = ("__weakref__", "_cond", "_thread")
 
     def __init__(self) -> None:
-        cond = threading.Condition(threading.Lock())
+        # Reentrant: a scope interrupts under the heap's lock, and an interrupt
+        # under a tracer schedules its withdrawal here (see ThreadEngine.interrupt).
+        cond = threading.Condition(threading.RLock())
         super().__init__(cond, time.monotonic)
         self._cond = cond
         self._thread: threading.Thread | None = None
@@ -97,11 +99,11 @@ class _Scheduler(DeadlineHeap):
 
     def _after_fork(self) -> None:
         # The thread stayed in the parent, and its lock may be held there.
-        self._cond = self._lock = threading.Condition(threading.Lock())
+        self._cond = self.lock = threading.Condition(threading.RLock())
         self._thread = None
-        if self._armed != math.inf:
+        if self.wake_at != math.inf:
             with self._cond:
-                self._arm(self._armed)
+                self._arm(self.wake_at)
 
     def _arm(self, when: float) -> None:
         # The lock is held: the thread re-reads the head when it wakes.
@@ -119,7 +121,7 @@ class _Scheduler(DeadlineHeap):
         cond = self._cond
         while True:
             with cond:
-                delay = self._armed - time.monotonic()
+                delay = self.wake_at - time.monotonic()
                 if delay > 0:
                     cond.wait(None if delay == math.inf else delay)
                     continue

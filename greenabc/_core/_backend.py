@@ -58,7 +58,6 @@ class EngineBackend(PrimitivesMixin):
         # re-interrupts, timer entries. One heap: the engine's own scheduler
         # if it is one (threads), else one driven by one engine call.
         self.deadlines = Deadlines(engine) if deadlines is None else deadlines
-        self._scope_lock = engine.lock()
         # Green engines warn once if used unpatched (checked on first use, not
         # here: greenabc.patch builds the backend before it patches).
         self._unpatched_check = capabilities.is_green and patcher is not None
@@ -99,7 +98,7 @@ class EngineBackend(PrimitivesMixin):
     def timeout(self, seconds: float | None) -> TimeoutScope:
         if self._unpatched_check:
             self._warn_if_unpatched()
-        return EngineTimeout(self.engine, self._scope_lock, self.deadlines, seconds)
+        return EngineTimeout(self.engine, self.deadlines, seconds)
 
     def _warn_if_unpatched(self) -> None:
         """A green engine that is not patched runs blocking calls one after

@@ -1,18 +1,24 @@
-"""Everything that is due at a time, in one heap per backend.
+"""Everything that is due at a time, in one structure per backend.
 
 Hard and soft task deadlines, timeout scopes, re-interrupts and Timer entries
 all sit in one :class:`DeadlineHeap`, as trio keeps every deadline in one
-heap. An entry is a list ``[when, seq, fn, args]`` (lists compare in C, so
-the heap stays fast); cancelling one clears ``fn`` and ``args`` at once, so a
-cancelled entry holds nothing alive (a finished task is freed by reference
-counting, however far its deadline), and it is dropped lazily: when it
-reaches the top, or when stale entries outnumber live ones (one rule, so the
-heap is O(live entries) whatever the timeouts).
+heap. Entries are filed in buckets of one millisecond (a dict of lists) with a
+heap of the bucket keys: tasks with the same timeout, and timer entries due
+close together, share a bucket, so filing one is a dict look-up and an
+append; a bucket fires as one batch sorted by deadline, never early and at
+most ~1 ms late beyond the engine's own lateness.
 
-Only the heap's *driver* differs: :class:`Deadlines` keeps a single engine
-call (``Engine.call_later``) for the earliest entry; an engine whose
-scheduler is itself a :class:`DeadlineHeap` (the threads engine's scheduler
-thread) hands that to its backend, so one heap holds everything.
+An entry is a list ``[when, seq, fn, args]`` (lists sort in C). Cancelling
+one clears ``fn`` and ``args`` at once, so a cancelled entry holds nothing
+alive (a finished task is freed by reference counting, however far its
+deadline); it is dropped lazily, when its bucket comes due or when stale
+entries outnumber live ones: one rule, so the structure is O(live entries)
+whatever the timeouts.
+
+Only the *driver* differs: :class:`Deadlines` keeps a single engine call
+(``Engine.call_later``) for the earliest bucket; an engine whose scheduler
+is itself a :class:`DeadlineHeap` (the threads engine's scheduler thread)
+hands that to its backend, so one structure holds everything.
 """
 
 from __future__ import annotations
@@ -22,19 +28,23 @@ import math
 from collections.abc import Callable
 from heapq import heapify, heappop, heappush
 from itertools import count
+from operator import itemgetter
 from typing import Any
 
 from ..interfaces import Cancellable, Engine, LockLike
 
 logger = logging.getLogger("greenabc")
 
-#: Stale entries tolerated beyond the live ones before the heap is rebuilt.
+#: Buckets per second.
+TICKS = 1000
+#: Stale entries tolerated beyond the live ones before the buckets are rebuilt.
 STALE_SLACK = 256
 
-#: ``entry[1]`` of an entry popped for firing (a heap entry's seq is >= 1).
+#: ``entry[1]`` of an entry taken out for firing (a filed entry's seq is >= 1).
 _OUT = 0
 
 Entry = list[Any]  # [when, seq, fn, args]: see the module docstring
+_when = itemgetter(0)
 
 
 class DeadlineHeap:
@@ -42,35 +52,54 @@ class DeadlineHeap:
     first, never early; whatever a call raises is logged, and the rest of
     the batch still runs.
 
-    Thread-safe: every method takes *lock* (never held while calling out).
-    Subclasses implement :meth:`_arm`, called with the lock held whenever
-    the earliest entry changes to an earlier time, and call
-    :meth:`run_due` when it is due.
+    Thread-safe: every method takes ``lock`` (never held while calling
+    out); a caller that keeps state of its own under the same lock (a
+    timeout scope, a timer) uses the ``*_locked`` variants. Subclasses
+    implement :meth:`_arm`, called with the lock held whenever the earliest
+    bucket changes to an earlier one, and call :meth:`run_due` when it is due.
     """
 
-    __slots__ = ("_armed", "_clock", "_heap", "_lock", "_seq", "_stale")
+    __slots__ = ("_armed", "_buckets", "_clock", "_filed", "_keys", "_seq", "_stale", "lock")
 
     def __init__(self, lock: LockLike, clock: Callable[[], float]) -> None:
-        self._lock = lock
+        self.lock = lock  # for the *_locked methods' callers: held for a few lines
         self._clock = clock
-        self._heap: list[Entry] = []
+        self._buckets: dict[int, list[Entry]] = {}
+        self._keys: list[int] = []  # a heap of the keys of _buckets
         self._seq = count(1)
-        self._stale = 0  # cancelled entries still in the heap
-        self._armed = math.inf  # when the driver will next call run_due
+        self._filed = 0  # entries in buckets, stale ones too
+        self._stale = 0  # cancelled entries still in buckets
+        self._armed = math.inf  # the bucket key the driver will next wake for
+
+    @property
+    def wake_at(self) -> float:
+        """When the driver must next call :meth:`run_due` (``inf``: never)."""
+        return self._armed / TICKS
 
     def __len__(self) -> int:
-        """The live (not cancelled, not yet fired) entries in the heap."""
-        with self._lock:
-            return len(self._heap) - self._stale
+        """The live (not cancelled, not yet fired) entries."""
+        with self.lock:
+            return self._filed - self._stale
 
     def push(self, when: float, fn: Callable[..., object], args: tuple[Any, ...] = ()) -> Entry:
         """Schedule ``fn(*args)`` at *when*; returns the entry, for :meth:`cancel`."""
+        with self.lock:
+            return self.push_locked(when, fn, args)
+
+    def push_locked(self, when: float, fn: Callable[..., object], args: tuple[Any, ...]) -> Entry:
+        """:meth:`push`, for a caller that holds ``lock``."""
         entry = [when, next(self._seq), fn, args]
-        with self._lock:
-            heappush(self._heap, entry)
-            if when < self._armed:
-                self._armed = when
-                self._arm(when)
+        key = math.ceil(when * TICKS)  # the bucket fires at or after the deadline
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            self._buckets[key] = [entry]
+            heappush(self._keys, key)
+            if key < self._armed:
+                self._armed = key
+                self._arm(key / TICKS)
+        else:
+            bucket.append(entry)
+        self._filed += 1
         return entry
 
     def after(self, seconds: float, fn: Callable[..., object], *args: Any) -> Entry:
@@ -79,53 +108,74 @@ class DeadlineHeap:
 
     def cancel(self, entry: Entry) -> bool:
         """Stop *entry*; True if it was still pending. Drops what it referred to."""
-        with self._lock:
-            if entry[2] is None:
-                return False
-            entry[2] = entry[3] = None
-            if entry[1] != _OUT:
-                self._stale += 1
-                if self._stale > STALE_SLACK and 2 * self._stale > len(self._heap):
-                    self._heap[:] = [e for e in self._heap if e[2] is not None]
-                    heapify(self._heap)
-                    self._stale = 0
-            return True
+        with self.lock:
+            return self.cancel_locked(entry)
+
+    def cancel_locked(self, entry: Entry) -> bool:
+        """:meth:`cancel`, for a caller that holds ``lock``."""
+        if entry[2] is None:
+            return False
+        entry[2] = entry[3] = None
+        if entry[1] != _OUT:
+            self._stale += 1
+            if self._stale > STALE_SLACK and 2 * self._stale > self._filed:
+                self._compact()
+        return True
+
+    def _compact(self) -> None:
+        buckets = {}
+        for key, bucket in self._buckets.items():
+            live = [e for e in bucket if e[2] is not None]
+            if live:
+                buckets[key] = live
+        self._buckets = buckets
+        self._keys = list(buckets)
+        heapify(self._keys)
+        self._filed -= self._stale
+        self._stale = 0
 
     def entries(self) -> list[Entry]:
         """The live entries, soonest first (a snapshot, for inspection)."""
-        with self._lock:
-            return sorted(e for e in self._heap if e[2] is not None)
+        with self.lock:
+            return sorted(e for b in self._buckets.values() for e in b if e[2] is not None)
 
     def run_due(self, now: float) -> None:
         """Call every entry due by *now*, soonest first, then re-arm."""
-        heap = self._heap
-        due = []
-        with self._lock:
-            while heap and heap[0][0] <= now:
-                entry = heappop(heap)
-                if entry[2] is None:
-                    self._stale -= 1
-                else:
-                    entry[1] = _OUT  # out of the heap: a cancel now only stops the call
-                    due.append(entry)
-            while heap and heap[0][2] is None:  # no wake-up for a stale head
-                heappop(heap)
-                self._stale -= 1
-            self._armed = heap[0][0] if heap else math.inf
-            if heap:
-                self._arm(self._armed)
-        lock = self._lock
-        for entry in due:
-            with lock:  # a cancel from a callback of this batch still stops it
-                fn, args = entry[2], entry[3]
-                entry[2] = entry[3] = None
-            if fn is None:
-                continue
-            try:
-                fn(*args)
-            except BaseException:  # the scheduler must go on, whatever a call raises
-                logger.exception("greenabc: scheduled call %r raised", fn)
-            del fn, args
+        due: list[list[Entry]] = []  # buckets, soonest first
+        with self.lock:
+            keys, buckets = self._keys, self._buckets
+            limit = now * TICKS
+            while keys and (keys[0] <= limit or not any(e[2] for e in buckets[keys[0]])):
+                bucket = buckets.pop(heappop(keys))  # due, or all stale: no wake-up for it
+                self._filed -= len(bucket)
+                stale = 0
+                for entry in bucket:
+                    if entry[2] is None:
+                        stale += 1
+                    else:
+                        entry[1] = _OUT  # out of its bucket: a cancel now only stops the call
+                self._stale -= stale
+                if stale < len(bucket):
+                    due.append(bucket)
+            self._armed = keys[0] if keys else math.inf
+            if keys:
+                self._arm(self._armed / TICKS)
+        lock = self.lock
+        for bucket in due:
+            bucket.sort(
+                key=_when
+            )  # stable: same deadline, filed order; runs of one timeout are sorted already
+            for entry in bucket:
+                with lock:  # a cancel from a callback of this batch still stops it
+                    fn, args = entry[2], entry[3]
+                    entry[2] = entry[3] = None
+                if fn is None:
+                    continue
+                try:
+                    fn(*args)
+                except BaseException:  # the scheduler must go on, whatever a call raises
+                    logger.exception("greenabc: scheduled call %r raised", fn)
+                del fn, args
 
     def _arm(self, when: float) -> None:
         """Have :meth:`run_due` called at *when* (the lock is held)."""

@@ -265,7 +265,7 @@ class EnginePool:
     def _run(self, task: Task[Any], me: object, cell: list[Task[Any] | None]) -> bool:
         """Run *task*; True if this worker stays for another."""
         with self._lock:
-            if not task._start(me, self._engine.monotonic()):  # killed while queued
+            if not task._start(me):  # killed while queued
                 self._release(task)
                 return self._idle_or_leave()
         cell[0] = task
@@ -323,7 +323,7 @@ class EnginePool:
 
     def _settle(self, task: Task[Any], ok: bool, value: Any) -> bool:
         """The worker's outcome, counted; True if decided here. Lock held."""
-        outcome = task._settle(ok, value, self._engine.monotonic())
+        outcome = task._settle(ok, value)
         if outcome is None:
             return False
         if outcome == SUCCESS:
@@ -431,9 +431,14 @@ class EnginePool:
             if not task._decide(KILLED, TaskKilled(task.id, reason), self._engine.monotonic()):
                 return
             self._killed += 1
-            if task.running():
+            itself = task.running() and task._worker == self._engine.current()
+            if task.running() and not itself:
                 task._stop(KillInterrupt)
         task._announce()
+        if itself:  # a task killing itself: its interrupt comes after the callbacks
+            with self._lock:
+                if task.running():
+                    task._stop(KillInterrupt)
 
     # -- whole-pool operations ----------------------------------------------
 

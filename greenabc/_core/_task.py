@@ -36,6 +36,9 @@ logger = logging.getLogger("greenabc")
 QUEUED, RUNNING, FINISHING, RELEASED = 0, 1, 2, 3
 SUCCESS, FAILURE, TIMED_OUT, KILLED = "success", "failure", "timed out", "killed"
 
+#: What a released task's ``kwargs`` becomes (shared: never mutated).
+_NO_KWARGS: dict[str, Any] = {}
+
 #: A killed or timed-out task is interrupted again this often until it ends.
 REINTERRUPT_INTERVAL = 0.01
 
@@ -234,19 +237,23 @@ class Task(Generic[T]):
 
     # -- transitions: each with the pool's lock held ------------------------
 
-    def _start(self, worker: object, now: float) -> bool:
-        """QUEUED -> RUNNING on *worker*, its deadlines counting from *now*.
+    def _start(self, worker: object) -> bool:
+        """QUEUED -> RUNNING on *worker*; its deadlines count from now.
         False if its outcome is decided already (killed while queued)."""
         if self._outcome is not None:
             return False
         self._state = RUNNING
         self._worker = worker
-        pool = self._pool
-        if self.timeout is not None:
-            self._deadline = now + self.timeout
-            self._hard = pool._deadlines.push(self._deadline, pool._expire_hard, (self,))
-        if self.soft_timeout is not None:
-            self._soft = pool._deadlines.push(now + self.soft_timeout, pool._expire_soft, (self,))
+        if self.timeout is not None or self.soft_timeout is not None:
+            pool = self._pool
+            now = pool._engine.monotonic()
+            if self.timeout is not None:
+                self._deadline = now + self.timeout
+                self._hard = pool._deadlines.push(self._deadline, pool._expire_hard, (self,))
+            if self.soft_timeout is not None:
+                self._soft = pool._deadlines.push(
+                    now + self.soft_timeout, pool._expire_soft, (self,)
+                )
         return True
 
     def _finishing(self) -> bool:
@@ -255,13 +262,13 @@ class Task(Generic[T]):
         self._state = FINISHING
         return self._interrupted
 
-    def _settle(self, ok: bool, value: Any, now: float) -> str | None:
-        """The worker's outcome, unless one is decided: timed out if *now* is
+    def _settle(self, ok: bool, value: Any) -> str | None:
+        """The worker's outcome, unless one is decided: timed out if it ends
         past the hard deadline (whether or not a timer got to run), else its
         result. Returns the outcome decided here, or None."""
         if self._outcome is not None:
             return None
-        if self.timeout is not None and now >= self._deadline:
+        if self.timeout is not None and self._pool._engine.monotonic() >= self._deadline:
             self._outcome = TIMED_OUT
             self._value = TaskTimedOut(self.id, self.timeout)
         elif ok:
@@ -324,14 +331,15 @@ class Task(Generic[T]):
         wakes ``kill(block=True)``, and drops what only running needed, so a
         kept handle holds its outcome and nothing else."""
         self._state = RELEASED
-        deadlines = self._pool._deadlines
-        for entry in (self._hard, self._soft, self._resend):
-            if entry is not None:
-                deadlines.cancel(entry)
-        self._hard = self._soft = self._resend = None
+        if self._hard is not None or self._soft is not None or self._resend is not None:
+            deadlines = self._pool._deadlines
+            for entry in (self._hard, self._soft, self._resend):
+                if entry is not None:
+                    deadlines.cancel(entry)
+            self._hard = self._soft = self._resend = None
         self._worker = None
         self.args = ()
-        self.kwargs = {}
+        self.kwargs = _NO_KWARGS
         if self._released_event is not None:
             self._released_event.set()
 

@@ -7,7 +7,7 @@ from types import TracebackType
 
 from typing_extensions import Self
 
-from ..interfaces import Engine, LockLike
+from ..interfaces import Engine
 from ._deadlines import DeadlineHeap, Entry
 from ._exceptions import ScopeInterrupt, TimeoutExpired
 from ._task import _checkpoint
@@ -42,12 +42,10 @@ class EngineTimeout:
         "seconds",
     )
 
-    def __init__(
-        self, engine: Engine, lock: LockLike, deadlines: DeadlineHeap, seconds: float | None
-    ) -> None:
+    def __init__(self, engine: Engine, deadlines: DeadlineHeap, seconds: float | None) -> None:
         self._engine = engine
-        self._lock = lock  # shared by the backend's scopes; guards fire against exit
         self._deadlines = deadlines  # the backend's heap
+        self._lock = deadlines.lock  # guards fire against exit
         self.seconds = check_optional_seconds(seconds)
         self._deadline = 0.0
         self.expired = False  # the deadline passed before the block ended
@@ -66,7 +64,7 @@ class EngineTimeout:
             self._deadline = self._engine.monotonic() + self.seconds
             with self._lock:
                 self._active = True
-                self._due = self._deadlines.push(self._deadline, self._fire)
+                self._due = self._deadlines.push_locked(self._deadline, self._fire, ())
         return self
 
     def _is_active(self) -> bool:
@@ -77,7 +75,9 @@ class EngineTimeout:
             if self._active:
                 self.expired = True
                 self._engine.interrupt(self._target, ScopeInterrupt, self._is_active)
-                self._due = self._deadlines.after(REINTERRUPT_INTERVAL, self._fire)
+                self._due = self._deadlines.push_locked(
+                    self._engine.monotonic() + REINTERRUPT_INTERVAL, self._fire, ()
+                )
 
     def __exit__(
         self,
@@ -91,9 +91,9 @@ class EngineTimeout:
             try:
                 with self._lock:
                     self._active = False  # no interrupt is sent from now on
-                    due, self._due = self._due, None
-                if due is not None:
-                    self._deadlines.cancel(due)
+                    if self._due is not None:
+                        self._deadlines.cancel_locked(self._due)
+                        self._due = None
                 if self.expired:
                     _checkpoint()  # the block ended: a late interrupt is dropped
                 break

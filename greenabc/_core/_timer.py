@@ -1,9 +1,9 @@
 """The Timer semantics, written once over the backend's deadline heap.
 
-Each entry is one entry of the backend's :class:`~._deadlines.Deadlines`
+Each entry is one entry of the backend's :class:`~._deadlines.DeadlineHeap`
 (the heap every deadline of the backend shares), so entries fire in exact
 deadline order and never early. The timer keeps the set of its pending
-entries, under its own lock, so ``len(timer)``, ``queue`` and ``clear()``
+entries under the heap's lock, so ``len(timer)``, ``queue`` and ``clear()``
 are exact whatever threads schedule and cancel at once.
 
 Callbacks run in the engine's scheduler (the hub, or the one scheduler
@@ -70,7 +70,7 @@ class EngineTimer:
     def __init__(self, engine: Engine, deadlines: DeadlineHeap) -> None:
         self._engine = engine
         self._deadlines = deadlines
-        self._lock = engine.lock()
+        self._lock = deadlines.lock  # one lock for the entries and their heap
         self._pending: set[EngineTimerEntry] = set()
         self._stopped = False
 
@@ -114,7 +114,7 @@ class EngineTimer:
             if self._stopped:
                 raise GreenabcError("this timer is stopped: create a new one to schedule more")
             self._pending.add(entry)
-            entry._due = self._deadlines.push(when, self._fire, (entry,))
+            entry._due = self._deadlines.push_locked(when, self._fire, (entry,))
         return entry
 
     def _fire(self, entry: EngineTimerEntry) -> None:
@@ -127,7 +127,7 @@ class EngineTimer:
                 self._pending.discard(entry)
             else:
                 when = max(entry._due[0] + entry.interval, self._engine.monotonic())
-                entry._due = self._deadlines.push(when, self._fire, (entry,))
+                entry._due = self._deadlines.push_locked(when, self._fire, (entry,))
         try:
             entry.fn(*entry.args)
         except Exception:
@@ -139,8 +139,7 @@ class EngineTimer:
                 return
             entry.cancelled = True
             self._pending.discard(entry)
-            due = entry._due
-        self._deadlines.cancel(due)
+            self._deadlines.cancel_locked(entry._due)
 
     def cancel(self, entry: TimerEntry) -> None:
         entry.cancel()

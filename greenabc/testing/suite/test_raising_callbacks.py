@@ -78,3 +78,25 @@ def test_kill_kills_every_task_whatever_the_error_callbacks_raise(
     assert [task.outcome for task in tasks] == ["killed"] * 5
     assert sum("error_callback" in r.getMessage() for r in caplog.records) == 5
     pool.close(PROMPT)
+
+
+def test_a_task_that_kills_itself_gets_its_whole_error_callback(
+    greenabc_backend: greenabc.Backend,
+) -> None:
+    finished: list[str] = []
+
+    def slow_callback(exc: BaseException) -> None:
+        time.sleep(0.2)  # its own interrupt must not land in here
+        finished.append(type(exc).__name__)
+
+    def kill_myself() -> None:
+        task = greenabc.current_task()
+        assert task is not None
+        task.kill(block=False)
+        spin(5)
+
+    with greenabc_backend.create_pool(2) as pool:
+        task = pool.apply_async(kill_myself, error_callback=slow_callback)
+        assert wait_until(lambda: finished == ["TaskKilled"], PROMPT)
+        assert task.outcome == "killed"
+        assert pool.join(PROMPT)
