@@ -761,3 +761,34 @@ def test_timer_refuses_entries_once_stopped_and_keeps_no_record_of_them() -> Non
         timer.call_repeatedly(10, print)
     assert len(timer) == 0
     assert timer.queue == []
+
+
+@pytest.mark.timeout(30)
+def test_timer_repeating_entry_never_overlaps_itself() -> None:
+    """As kombu's call_repeatedly: a heartbeat slower than its interval is not
+    started again while it runs (two sends at once on one connection)."""
+    timer = Timer(max_interval=1.0)
+    release = threading.Event()
+    lock = threading.Lock()
+    state = {"running": 0, "most": 0, "started": 0}
+
+    def beat() -> None:
+        with lock:
+            state["running"] += 1
+            state["started"] += 1
+            state["most"] = max(state["most"], state["running"])
+        release.wait(10)
+        with lock:
+            state["running"] -= 1
+
+    try:
+        timer.call_repeatedly(0.02, beat)
+        _wait_for(lambda: state["started"], 5, "the first beat")
+        time.sleep(0.3)  # 15 intervals while the first beat is blocked
+        assert state["most"] == 1, state
+        release.set()
+        _wait_for(lambda: state["started"] >= 2, 5, "the next beat once the first ended")
+        assert state["most"] == 1, state
+    finally:
+        release.set()
+        timer.stop()

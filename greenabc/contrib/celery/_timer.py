@@ -19,7 +19,7 @@ logger = logging.getLogger("greenabc.celery")
 class _Scheduled:
     """One kombu entry and the greenabc timer entry that fires it."""
 
-    __slots__ = ("entry", "eta", "handle", "interval", "priority")
+    __slots__ = ("entry", "eta", "handle", "interval", "priority", "running")
 
     def __init__(self, eta: float, priority: Any, entry: Any, interval: float | None) -> None:
         self.eta = eta
@@ -28,6 +28,7 @@ class _Scheduled:
         self.interval = interval
         # Set once scheduled: the record exists before its entry can fire.
         self.handle: TimerEntry | None = None
+        self.running = False  # a run of it was spawned and has not ended
 
 
 class Timer(kombu_timer.Timer):
@@ -112,16 +113,22 @@ class Timer(kombu_timer.Timer):
                 del self._scheduled[id(entry)]
             else:
                 record.eta = monotonic() + record.interval
+                if record.running:
+                    return  # kombu's rule: a repeating entry never overlaps itself
+            record.running = not cancelled
         if not cancelled:
-            greenabc.spawn(self._apply, entry)
+            greenabc.spawn(self._apply, record)
         elif record.handle is not None:
             record.handle.cancel()  # a repeating entry fires no more
 
-    def _apply(self, entry: Any) -> None:
+    def _apply(self, record: _Scheduled) -> None:
         try:
-            self.apply_entry(entry)  # type: ignore[no-untyped-call]  # an Exception: on_error
+            self.apply_entry(record.entry)  # type: ignore[no-untyped-call]  # an Exception: on_error
         except BaseException:  # SystemExit too: in a task of its own, nobody else sees it
-            logger.exception("greenabc: timer entry %r raised", entry)
+            logger.exception("greenabc: timer entry %r raised", record.entry)
+        finally:
+            with self._lock:
+                record.running = False
 
     def cancel(self, tref: Any) -> None:
         try:
