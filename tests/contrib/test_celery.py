@@ -792,3 +792,31 @@ def test_timer_repeating_entry_never_overlaps_itself() -> None:
     finally:
         release.set()
         timer.stop()
+
+
+@pytest.mark.timeout(30)
+def test_timer_entry_cancelled_after_it_fired_but_before_it_ran_does_not_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker cancels an ETA entry (revoke) just as it fires: the run,
+    spawned but not yet started, must see the cancel, as kombu's Timer does."""
+    timer = Timer(max_interval=1.0)
+    ran = threading.Event()
+    entries: list[Any] = []
+    runs: list[greenabc.Task[Any]] = []
+    real_spawn = greenabc.spawn
+
+    def cancel_then_spawn(fn: Callable[..., Any], *args: Any) -> Any:
+        for entry in entries:
+            timer.cancel(entry)  # lands between the firing and the run
+        runs.append(real_spawn(fn, *args))
+        return runs[-1]
+
+    monkeypatch.setattr(greenabc, "spawn", cancel_then_spawn)
+    try:
+        entries.append(timer.call_after(0.05, ran.set))
+        _wait_for(lambda: runs, 5, "the entry to fire")
+        assert runs[0].wait(5)
+        assert not ran.is_set(), "a cancelled entry ran"
+    finally:
+        timer.stop()

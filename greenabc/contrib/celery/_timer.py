@@ -123,6 +123,8 @@ class Timer(kombu_timer.Timer):
 
     def _apply(self, record: _Scheduled) -> None:
         try:
+            if record.entry.canceled:
+                return  # cancelled after it fired, before this run started
             self.apply_entry(record.entry)  # type: ignore[no-untyped-call]  # an Exception: on_error
         except BaseException:  # SystemExit too: in a task of its own, nobody else sees it
             logger.exception("greenabc: timer entry %r raised", record.entry)
