@@ -820,3 +820,34 @@ def test_timer_entry_cancelled_after_it_fired_but_before_it_ran_does_not_run(
         assert not ran.is_set(), "a cancelled entry ran"
     finally:
         timer.stop()
+
+
+@pytest.mark.timeout(30)
+def test_revoke_from_inside_the_task_at_accept_is_reported() -> None:
+    """Celery terminates a task revoked before it was accepted from its
+    ``on_accepted``, that is from inside the task: its failure must still
+    reach the worker, even when reporting it takes a while (a store)."""
+    pool = TaskPool(limit=2)
+    pool.start()
+    seen: dict[str, Any] = {}
+    reported = threading.Event()
+
+    def accept(pid: int, at: float) -> None:
+        seen["pid"] = pid
+        pool.terminate_job(pid, signal.SIGTERM)
+
+    def error(einfo: Any) -> None:
+        end = time.monotonic() + 0.2  # a slow store: an interrupt would land here
+        while time.monotonic() < end:
+            time.sleep(0.01)
+        seen["error"] = (einfo,)
+        reported.set()
+
+    try:
+        pool.apply_async(
+            _steps, (10.0,), accept_callback=accept, error_callback=error, correlation_id="c1"
+        )
+        assert reported.wait(5), "the killed task was never reported to the worker"
+        assert isinstance(_exception(seen["error"]), Terminated)
+    finally:
+        pool.stop()

@@ -272,7 +272,15 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
                 f"{f' with {name}' if name else ''} while it ran"
             )
         logger.info("greenabc: %s", job.kill_reason)
-        task.kill(block=False)
+        kill = task.kill
+        if greenabc.current_task() is not task:
+            kill(block=False)
+        else:
+            # Celery terminates a task revoked before it was accepted from its
+            # on_accepted, inside the task. Killed from there, the task is
+            # reported in its own thread, where (on threads) the interrupt of
+            # the kill lands and cuts the report off: kill it from elsewhere.
+            greenabc.spawn(kill, block=False)
 
     def _unexplained_kill(self, job: _Job, exc: BaseException) -> BaseException:
         number = job.task.id if job.task is not None else "?"
