@@ -644,8 +644,8 @@ def test_backend_is_the_default_one() -> None:
 
 class _FiresBeforeReturning:
     """A greenabc Timer whose ``call_after`` returns only once the scheduled
-    call has run: the scheduler thread winning the race
-    with the caller, every time, as an overdue entry can on threads."""
+    call has run: the scheduler thread wins the race with the caller every
+    time, as it can for an overdue entry on threads."""
 
     def __init__(self, timer: Any) -> None:
         self._timer = timer
