@@ -10,6 +10,7 @@ drive the pool and its Timer directly on threads.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 import signal
@@ -33,7 +34,7 @@ from celery import Celery  # noqa: E402
 from celery.exceptions import Terminated, TimeLimitExceeded  # noqa: E402
 
 import greenabc  # noqa: E402
-from greenabc.contrib.celery import TaskPool, Timer  # noqa: E402
+from greenabc.contrib.celery import GUARDED_METHODS, TaskPool, Timer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BACKENDS = ["gevent", "eventlet", "threads"]
@@ -342,7 +343,9 @@ def test_soft_time_limit_raises_celerys_exception_inside(
     started = time.monotonic()
     assert result.get(timeout=10) == "soft limit caught"
     assert time.monotonic() - started < 2.5
-    assert f"Soft time limit (0.5s) exceeded for t.soft[{result.id}]" in w.log()
+    line = f"Soft time limit (0.5s) exceeded for t.soft[{result.id}]"
+    # The worker may log it just after the task, which caught it, has returned.
+    _wait_for(lambda: line in w.log(), 5, "the worker to log the soft time limit")
 
 
 @needs_redis
@@ -408,8 +411,10 @@ def test_stats_grow_and_shrink(worker: tuple[Worker, Events], client: Celery) ->
     w, _ = worker
 
     def pool() -> dict[str, Any]:
-        stats = client.control.inspect([w.hostname], timeout=3).stats()
-        assert stats, "no stats reply"
+        # A broadcast reply can miss its 3 s window on a loaded machine: ask again.
+        stats = _wait_for(
+            lambda: client.control.inspect([w.hostname], timeout=3).stats(), 15, "a stats reply"
+        )
         return dict(stats[w.hostname]["pool"])
 
     info = pool()
@@ -635,3 +640,214 @@ def test_core_never_imports_celery(run_python: Callable[..., Any]) -> None:
 
 def test_backend_is_the_default_one() -> None:
     assert TaskPool(limit=1).backend.name == greenabc.get_backend().name
+
+
+class _FiresBeforeReturning:
+    """A greenabc Timer whose ``call_after`` returns only once the scheduled
+    call has run: the scheduler thread wins the race with the caller every
+    time, as it can for an overdue entry on threads."""
+
+    def __init__(self, timer: Any) -> None:
+        self._timer = timer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._timer, name)
+
+    def call_after(self, delay: float, fn: Callable[..., object], *args: Any) -> Any:
+        ran = threading.Event()
+
+        def run(*args: Any) -> None:
+            try:
+                fn(*args)
+            finally:
+                ran.set()
+
+        entry = self._timer.call_after(delay, run, *args)
+        ran.wait(5)
+        return entry
+
+
+@pytest.mark.timeout(30)
+def test_timer_entry_that_fires_before_its_call_returns_still_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = greenabc.get_timer
+    monkeypatch.setattr(greenabc, "get_timer", lambda *a: _FiresBeforeReturning(real(*a)))
+    timer = Timer()
+    ran = threading.Event()
+    try:
+        timer.call_at(time.monotonic() - 1.0, ran.set)  # an ETA task already due
+        assert ran.wait(5), "the entry fired before it was recorded, and was dropped"
+    finally:
+        timer.stop()
+
+
+def _write_late(writes: list[tuple[Celery, str]], written: threading.Event) -> None:
+    """Catch every interrupt until the outcome is decided, then write a
+    SUCCESS through each app's backend, from inside the decided task."""
+    task = greenabc.current_task()
+    assert task is not None
+    while True:
+        try:
+            while not task.ready():
+                time.sleep(0.01)
+            for app, celery_id in writes:
+                app.backend.mark_as_done(celery_id, "late")  # this thread's instance
+            written.set()
+            return
+        except BaseException:
+            pass  # a (re-)interrupt: the writes are idempotent, do them again
+
+
+@pytest.mark.timeout(30)
+def test_late_write_guard_is_scoped_to_the_workers_app() -> None:
+    from celery.backends.cache import CacheBackend
+
+    methods = {name: getattr(CacheBackend, name) for name in GUARDED_METHODS}
+    worker_app = Celery("greenabc_worker_app", backend="cache+memory://")
+    other_app = Celery("greenabc_other_app", backend="cache+memory://")
+    mine, other = f"mine-{uuid.uuid4()}", f"other-{uuid.uuid4()}"
+    pool = TaskPool(limit=2, app=worker_app)
+    pool.start()
+    try:
+        written = threading.Event()
+        seen = _apply(
+            pool, _write_late, [(worker_app, mine), (other_app, other)], written, timeout=0.1
+        )
+        assert seen["done"].wait(5)
+        assert seen["timeout"] == (False, 0.1)
+        assert written.wait(10), "the task did not write"
+    finally:
+        pool.stop()
+    assert worker_app.backend.get_state(mine) == "PENDING"  # dropped: the task was decided
+    assert other_app.backend.get_state(other) == "SUCCESS"  # another app: written
+    # No Celery class was touched.
+    assert {name: getattr(CacheBackend, name) for name in GUARDED_METHODS} == methods
+    # An undecided write through the worker's app goes through.
+    worker_app.backend.mark_as_done(mine, "on time")
+    assert worker_app.backend.get_state(mine) == "SUCCESS"
+
+
+@pytest.mark.timeout(30)
+def test_timer_entry_raising_system_exit_is_logged_and_later_entries_fire(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    timer = Timer(max_interval=1.0)
+    later = threading.Event()
+
+    def logged() -> bool:
+        return any("timer entry" in r.getMessage() for r in caplog.records)
+
+    try:
+        with caplog.at_level(logging.ERROR, logger="greenabc.celery"):
+            timer.call_after(0, sys.exit, (3,))
+            timer.call_after(0.05, later.set)
+            assert later.wait(5)
+            _wait_for(logged, 5, "the SystemExit to be logged")
+        (record,) = [r for r in caplog.records if "timer entry" in r.getMessage()]
+        assert record.exc_info is not None and record.exc_info[0] is SystemExit
+    finally:
+        timer.stop()
+
+
+def test_timer_refuses_entries_once_stopped_and_keeps_no_record_of_them() -> None:
+    from greenabc import GreenabcError
+
+    timer = Timer(max_interval=1.0)
+    timer.stop()
+    with pytest.raises(GreenabcError, match="stopped"):
+        timer.call_after(10, print)
+    with pytest.raises(GreenabcError, match="stopped"):
+        timer.call_repeatedly(10, print)
+    assert len(timer) == 0
+    assert timer.queue == []
+
+
+@pytest.mark.timeout(30)
+def test_timer_repeating_entry_never_overlaps_itself() -> None:
+    """As kombu's call_repeatedly: a heartbeat slower than its interval is not
+    started again while it runs (two sends at once on one connection)."""
+    timer = Timer(max_interval=1.0)
+    release = threading.Event()
+    lock = threading.Lock()
+    state = {"running": 0, "most": 0, "started": 0}
+
+    def beat() -> None:
+        with lock:
+            state["running"] += 1
+            state["started"] += 1
+            state["most"] = max(state["most"], state["running"])
+        release.wait(10)
+        with lock:
+            state["running"] -= 1
+
+    try:
+        timer.call_repeatedly(0.02, beat)
+        _wait_for(lambda: state["started"], 5, "the first beat")
+        time.sleep(0.3)  # 15 intervals while the first beat is blocked
+        assert state["most"] == 1, state
+        release.set()
+        _wait_for(lambda: state["started"] >= 2, 5, "the next beat once the first ended")
+        assert state["most"] == 1, state
+    finally:
+        release.set()
+        timer.stop()
+
+
+@pytest.mark.timeout(30)
+def test_timer_entry_cancelled_after_it_fired_but_before_it_ran_does_not_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker cancels an ETA entry (revoke) just as it fires: the run,
+    spawned but not yet started, must see the cancel, as kombu's Timer does."""
+    timer = Timer(max_interval=1.0)
+    ran = threading.Event()
+    entries: list[Any] = []
+    runs: list[greenabc.Task[Any]] = []
+    real_spawn = greenabc.spawn
+
+    def cancel_then_spawn(fn: Callable[..., Any], *args: Any) -> Any:
+        for entry in entries:
+            timer.cancel(entry)  # lands between the firing and the run
+        runs.append(real_spawn(fn, *args))
+        return runs[-1]
+
+    monkeypatch.setattr(greenabc, "spawn", cancel_then_spawn)
+    try:
+        entries.append(timer.call_after(0.05, ran.set))
+        _wait_for(lambda: runs, 5, "the entry to fire")
+        assert runs[0].wait(5)
+        assert not ran.is_set(), "a cancelled entry ran"
+    finally:
+        timer.stop()
+
+
+@pytest.mark.timeout(30)
+def test_revoke_from_inside_the_task_at_accept_is_reported() -> None:
+    """Celery terminates a task revoked before it was accepted from its
+    ``on_accepted``, that is from inside the task: its failure must still
+    reach the worker, even when reporting it takes a while (a store)."""
+    pool = TaskPool(limit=2)
+    pool.start()
+    seen: dict[str, Any] = {}
+    reported = threading.Event()
+
+    def accept(pid: int, at: float) -> None:
+        seen["pid"] = pid
+        pool.terminate_job(pid, signal.SIGTERM)
+
+    def error(einfo: Any) -> None:
+        end = time.monotonic() + 0.2  # a slow store: an interrupt would land here
+        while time.monotonic() < end:
+            time.sleep(0.01)
+        seen["error"] = (einfo,)
+        reported.set()
+
+    try:
+        pool.apply_async(
+            _steps, (10.0,), accept_callback=accept, error_callback=error, correlation_id="c1"
+        )
+        assert reported.wait(5), "the killed task was never reported to the worker"
+        assert isinstance(_exception(seen["error"]), Terminated)
+    finally:
+        pool.stop()

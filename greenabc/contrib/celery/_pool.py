@@ -1,38 +1,10 @@
-"""A Celery worker pool on greenabc: gevent, eventlet and threads alike.
-
-::
-
-    CELERY_CUSTOM_WORKER_POOL=greenabc.contrib.celery:TaskPool \\
-      python -m greenabc run --backend gevent -m celery -A proj worker -P custom -c 500
-
-The backend is ``greenabc.get_backend()``: ``$GREENABC_BACKEND``, else the
-engine ``python -m greenabc run --backend NAME`` patched, else ``threads``.
-Over Celery's own ``-P gevent`` / ``-P eventlet`` it adds, on every backend:
-
-* hard and soft time limits (``TimeLimitExceeded`` on time, the task stopped;
-  Celery's own ``SoftTimeLimitExceeded`` raised inside the task);
-* a decided outcome is final: a task that outlives its time limit or its
-  revoke (it catches ``BaseException``) cannot store a late result over it;
-* ``revoke(terminate=True)`` ends the task REVOKED, with no success event;
-* a bounded warm shutdown: running tasks get
-  ``$GREENABC_CELERY_SHUTDOWN_TIMEOUT`` seconds (default 10), the rest are
-  stopped and reported failed with ``WorkerLostError``;
-* ``--autoscale`` / ``pool_grow`` / ``pool_shrink`` through ``Pool.resize``,
-  ``celery inspect stats`` with greenabc's counters, and the worker's Timer
-  (ETA tasks, heartbeats) on greenabc's timers.
-
-Only greenabc's public API is used here; the core never imports Celery.
-See ``docs/celery.md``.
-"""
+"""The ``TaskPool``: Celery's worker pool API on a greenabc Pool."""
 
 from __future__ import annotations
 
-import functools
-import heapq
 import logging
 import os
 import sys
-import threading
 from collections.abc import Callable
 from time import monotonic
 from typing import Any
@@ -41,11 +13,11 @@ from billiard.einfo import ExceptionInfo
 from billiard.exceptions import WorkerLostError
 from celery.concurrency import base
 from celery.exceptions import SoftTimeLimitExceeded, Terminated
-from kombu.asynchronous import timer as kombu_timer
 
 import greenabc
 
-__all__ = ["SHUTDOWN_TIMEOUT_ENV", "TaskPool", "Timer", "install_late_write_guard"]
+from ._late_writes import guard_late_writes
+from ._timer import Timer
 
 logger = logging.getLogger("greenabc.celery")
 
@@ -53,12 +25,6 @@ logger = logging.getLogger("greenabc.celery")
 #: stopped and reported failed with ``WorkerLostError``.
 SHUTDOWN_TIMEOUT_ENV = "GREENABC_CELERY_SHUTDOWN_TIMEOUT"
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
-
-#: The result-backend methods that write a task's state (and, for the
-#: ``mark_as_*`` ones, fire chord parts, chains and errbacks). Called from
-#: inside a task whose outcome greenabc already decided, they are dropped.
-GUARDED_METHODS = ("store_result", "mark_as_done", "mark_as_failure", "mark_as_retry")
-_GUARD_FLAG = "_greenabc_late_write_guard"
 
 
 def _shutdown_timeout() -> float:
@@ -74,170 +40,6 @@ def _shutdown_timeout() -> float:
     if not seconds >= 0 or seconds == float("inf"):
         raise ValueError(f"${SHUTDOWN_TIMEOUT_ENV} must be finite and >= 0, got {raw!r}")
     return seconds
-
-
-# --------------------------------------------------------------------------
-# A decided outcome is final.
-
-
-def _guard(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
-        task = greenabc.current_task()
-        if task is not None and task.ready():
-            celery_id = args[0] if args else kwargs.get("task_id")
-            logger.warning(
-                "greenabc: dropped a late %s for task %s from inside it: its outcome"
-                " was already decided (%s)",
-                name,
-                celery_id,
-                task.outcome,
-            )
-            return None
-        return method(self, *args, **kwargs)
-
-    setattr(guarded, _GUARD_FLAG, True)
-    return guarded
-
-
-def install_late_write_guard(backend_cls: type[Any]) -> None:
-    """Wrap *backend_cls*'s state-writing methods (``GUARDED_METHODS``) so that
-    a call made from inside a greenabc task whose outcome is already decided
-    (``greenabc.current_task().ready()``: timed out, or killed) is dropped.
-
-    Celery stores a task's result from inside the task (``celery.app.trace``
-    calls ``task.backend.mark_as_done``), so a task that catches
-    ``BaseException`` and returns after its hard time limit would otherwise
-    write SUCCESS over the ``TimeLimitExceeded`` failure the worker already
-    stored. The class is wrapped, not an instance, because Celery keeps one
-    backend instance per thread (per green thread once patched) for backends
-    that are not thread-safe. Writes from anywhere else (the worker's own
-    ``on_timeout`` and ``revoke`` handling) are untouched. Idempotent."""
-    for name in GUARDED_METHODS:
-        method = getattr(backend_cls, name, None)
-        if method is None or getattr(method, _GUARD_FLAG, False):
-            continue
-        setattr(backend_cls, name, _guard(name, method))
-
-
-# --------------------------------------------------------------------------
-# The Timer: kombu's Timer API on greenabc's timers.
-
-
-class Timer(kombu_timer.Timer):
-    """The worker's Timer (ETA and countdown tasks, heartbeats, rate limits)
-    on a greenabc Timer of the default backend.
-
-    Entries are kombu ``Entry`` objects (``fun``, ``args``, ``kwargs``,
-    ``cancel()``); ``queue`` lists them as ``(eta, priority, entry)`` in
-    deadline order, as ``celery inspect scheduled`` expects. Each due entry
-    runs in a green thread (or thread) of its own, since the worker's timer
-    callbacks may block (an ETA task waits for a free slot in the pool).
-    """
-
-    def __init__(
-        self,
-        max_interval: float | None = None,
-        on_error: Callable[[BaseException], object] | None = None,
-        on_tick: Callable[[float], object] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(max_interval=max_interval, on_error=on_error, **kwargs)  # type: ignore[no-untyped-call]
-        self.on_tick = on_tick
-        self._timer = greenabc.get_timer()
-        self._lock = threading.Lock()
-        # id(entry) -> [eta, priority, entry, greenabc entry, interval or None]
-        self._scheduled: dict[int, list[Any]] = {}
-
-    # kombu's call_at / call_after / enter_at / enter_after all end here.
-    def _enter(self, eta: Any, priority: Any, entry: Any, push: Any = None) -> Any:
-        handle = self._timer.call_after(max(eta - monotonic(), 0.0), self._fire, entry)
-        with self._lock:
-            old = self._scheduled.get(id(entry))
-            self._scheduled[id(entry)] = [eta, priority, entry, handle, None]
-        if old is not None and old[2] is entry and old[3] is not handle:
-            old[3].cancel()  # the same entry entered again: one schedule per entry
-        return entry
-
-    def call_repeatedly(
-        self,
-        secs: float,
-        fun: Callable[..., object],
-        args: Any = (),
-        kwargs: dict[str, Any] | None = None,
-        priority: int = 0,
-    ) -> Any:
-        entry = self.Entry(fun, args, kwargs or {})  # type: ignore[no-untyped-call]
-        secs = float(secs)
-        handle = self._timer.call_repeatedly(secs, self._fire, entry)
-        with self._lock:
-            self._scheduled[id(entry)] = [monotonic() + secs, priority, entry, handle, secs]
-        return entry
-
-    def _fire(self, entry: Any) -> None:
-        # In the engine's scheduler: must not block.
-        with self._lock:
-            record = self._scheduled.get(id(entry))
-            if record is None or record[2] is not entry:
-                return
-            if entry.canceled:
-                del self._scheduled[id(entry)]
-                record[3].cancel()
-                return
-            if record[4] is None:
-                del self._scheduled[id(entry)]
-            else:
-                record[0] = monotonic() + record[4]
-        greenabc.spawn(self.apply_entry, entry)
-
-    def cancel(self, tref: Any) -> None:
-        try:
-            tref.cancel()
-        except Exception:
-            return
-        with self._lock:
-            record = self._scheduled.get(id(tref))
-            if record is not None and record[2] is tref:
-                del self._scheduled[id(tref)]
-            else:
-                record = None
-        if record is not None:
-            record[3].cancel()
-
-    def clear(self) -> None:
-        with self._lock:
-            records = list(self._scheduled.values())
-            self._scheduled.clear()
-        for record in records:
-            record[3].cancel()
-
-    def stop(self) -> None:
-        self.clear()
-        self._timer.stop()
-
-    def ensure_started(self) -> None:
-        """The greenabc timer needs no start (timer2.Timer's API)."""
-
-    def __len__(self) -> int:
-        return len(self._scheduled)
-
-    def __bool__(self) -> bool:
-        return True
-
-    @property
-    def queue(self) -> list[Any]:
-        with self._lock:
-            records = [r for r in self._scheduled.values() if not r[2].canceled]
-        return [
-            kombu_timer.scheduled(eta, priority, entry)
-            for eta, priority, entry, _, _ in heapq.nsmallest(
-                len(records), records, key=lambda r: r[0]
-            )
-        ]
-
-
-# --------------------------------------------------------------------------
-# The pool.
 
 
 def _exception_info(exc: BaseException) -> Any:
@@ -365,22 +167,13 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
     def on_start(self) -> None:
         self._pool = self.backend.create_pool(self.limit)
         if self.app is not None:
-            self._guard_backends()
+            guard_late_writes(self.app)
         logger.info(
             "greenabc: Celery pool on %s, %d at once, warm shutdown bound %g s",
             self.backend.name,
             self.limit,
             self.shutdown_timeout,
         )
-
-    def _guard_backends(self) -> None:
-        classes = {type(self.app.backend)}
-        for task in list(self.app.tasks.values()):
-            own = getattr(task, "_backend", None)
-            if own is not None:
-                classes.add(type(own))
-        for cls in classes:
-            install_late_write_guard(cls)
 
     def on_stop(self) -> None:
         """Warm shutdown: wait up to the bound, then stop what is left; each
@@ -479,7 +272,15 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
                 f"{f' with {name}' if name else ''} while it ran"
             )
         logger.info("greenabc: %s", job.kill_reason)
-        task.kill(block=False)
+        kill = task.kill
+        if greenabc.current_task() is not task:
+            kill(block=False)
+        else:
+            # Celery terminates a task revoked before it was accepted from its
+            # on_accepted, inside the task. Killed from there, the task is
+            # reported in its own thread, where (on threads) the interrupt of
+            # the kill lands and cuts the report off: kill it from elsewhere.
+            greenabc.spawn(kill, block=False)
 
     def _unexplained_kill(self, job: _Job, exc: BaseException) -> BaseException:
         number = job.task.id if job.task is not None else "?"
