@@ -50,7 +50,9 @@ _when = itemgetter(0)
 class DeadlineHeap:
     """Call ``fn(*args)`` at ``when`` (a ``monotonic()`` value), soonest
     first, never early; whatever a call raises is logged, and the rest of
-    the batch still runs.
+    the batch still runs. A cancel stops the call, also from a call of the
+    same batch; one from another thread as the call starts may not, so a
+    callee checks its own state before it acts.
 
     Thread-safe: every method takes ``lock`` (never held while calling
     out); a caller that keeps state of its own under the same lock (a
@@ -160,17 +162,16 @@ class DeadlineHeap:
             self._armed = keys[0] if keys else math.inf
             if keys:
                 self._arm(self._armed / TICKS)
-        lock = self.lock
         for bucket in due:
-            bucket.sort(
-                key=_when
-            )  # stable: same deadline, filed order; runs of one timeout are sorted already
+            bucket.sort(key=_when)  # stable; a run of one timeout is sorted already
             for entry in bucket:
-                with lock:  # a cancel from a callback of this batch still stops it
-                    fn, args = entry[2], entry[3]
-                    entry[2] = entry[3] = None
+                # Taken without the lock: a cancel from another thread at this
+                # very moment may not stop the call, so every callee checks its
+                # own state (under its own lock) before it acts.
+                fn, args = entry[2], entry[3]
                 if fn is None:
                     continue
+                entry[2] = entry[3] = None
                 try:
                     fn(*args)
                 except BaseException:  # the scheduler must go on, whatever a call raises

@@ -60,6 +60,10 @@ class EngineTimerEntry:
         self._timer._cancel(self)
 
 
+def _stopped() -> GreenabcError:
+    return GreenabcError("this timer is stopped: create a new one to schedule more")
+
+
 def _not_callable(fn: object) -> TypeError:
     return TypeError(f"fn must be callable, got {type(fn).__name__}: {fn!r}")
 
@@ -82,9 +86,20 @@ class EngineTimer:
         self, delay: float, fn: Callable[..., object], /, *args: Any
     ) -> EngineTimerEntry:
         """Call ``fn(*args)`` once, *delay* seconds from now."""
+        # The hot path: _schedule inlined.
         if not (type(delay) is float or type(delay) is int) or not 0 <= delay < 1e12:
             delay = check_seconds(delay, "delay")
-        return self._schedule(self._engine.monotonic() + delay, fn, args, None)
+        if not callable(fn):
+            raise _not_callable(fn)
+        entry = EngineTimerEntry(self, fn, args, None)
+        with self._lock:  # recorded before it can fire
+            if self._stopped:
+                raise _stopped()
+            self._pending.add(entry)
+            entry._due = self._deadlines.push_locked(
+                self._engine.monotonic() + delay, self._fire, (entry,)
+            )
+        return entry
 
     def call_at(self, when: float, fn: Callable[..., object], /, *args: Any) -> EngineTimerEntry:
         """Call ``fn(*args)`` once at *when*, a ``time.monotonic()`` value (at
@@ -112,7 +127,7 @@ class EngineTimer:
         entry = EngineTimerEntry(self, fn, args, interval)
         with self._lock:  # recorded before it can fire
             if self._stopped:
-                raise GreenabcError("this timer is stopped: create a new one to schedule more")
+                raise _stopped()
             self._pending.add(entry)
             entry._due = self._deadlines.push_locked(when, self._fire, (entry,))
         return entry
