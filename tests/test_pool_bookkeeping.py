@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import greenabc
-from greenabc.adapter import EnginePool
+from greenabc._core._pool import EnginePool
 
 
 def test_joins_that_time_out_leave_nothing_behind() -> None:

@@ -6,11 +6,12 @@ import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..interfaces import PROTOCOL_VERSION, Cancellable, Capabilities, Engine, Patcher, TimeoutScope
+from ..interfaces import Cancellable, Capabilities, Engine, Patcher, TimeoutScope
+from ._detect import current_backend
 from ._exceptions import GreenabcError, PatchWarning
-from ._patching import current_backend
 from ._pool import EnginePool
 from ._primitives import PrimitivesMixin
+from ._protocol import check_engine
 from ._task import Task
 from ._timeout import EngineTimeout, scope_deadlines
 from ._timer import EngineTimer
@@ -32,8 +33,6 @@ class EngineBackend(PrimitivesMixin):
     returns a handle whose ``cancel()`` stops detection.
     """
 
-    protocol_version = PROTOCOL_VERSION
-
     def __init__(
         self,
         name: str,
@@ -44,27 +43,31 @@ class EngineBackend(PrimitivesMixin):
         patcher: Patcher | None = None,
         blocking_detector: Callable[[float], Cancellable] | None = None,
     ) -> None:
+        check_engine(engine)  # first: a mismatch must not fail as a missing method
         self.name = name
         self.engine = engine
+        #: The engine's: the version of the adapter, which the registry checks.
+        self.protocol_version: int = engine.protocol_version
         self.capabilities = capabilities
         self.default_pool_size = check_size(default_pool_size, "default_pool_size")
         self.patcher = patcher
         self._blocking_detector = blocking_detector
-        self._scope_lock = engine.lock()
+        self._scope_lock = engine.core_lock()
         self._scope_deadlines = scope_deadlines(engine, self._scope_lock)
-        # Green engines warn once if used unpatched (checked on first use, not
-        # here: greenabc.patch builds the backend before it patches).
-        self._unpatched_check = capabilities.is_green and patcher is not None
+        # A backend that patches warns once if used unpatched (checked on first
+        # use, not here: greenabc.patch builds the backend before it patches).
+        self._unpatched_check = patcher is not None
         self._spawn_pool: EnginePool | None = None  # spawn()'s, created on first use
-        self._init_primitives()  # protocol 2: Event, Queue, to_thread... (see _primitives)
+        self._init_primitives()  # Event, Queue, to_thread... (see _primitives)
 
     def __repr__(self) -> str:
         return f"<greenabc Backend {self.name!r}>"
 
     def create_pool(self, size: int | None = None) -> EnginePool:
+        size = self.default_pool_size if size is None else check_size(size)  # before any warning
         if self._unpatched_check:
             self._warn_if_unpatched()
-        return EnginePool(self.engine, self.default_pool_size if size is None else size, self.name)
+        return EnginePool(self.engine, size, self.name)
 
     def spawn(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Task[T]:
         """Run ``fn(*args, **kwargs)`` now, bounded by no pool; its Task has

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ..interfaces import Cancellable, Engine, LockLike
+from ..interfaces import Cancellable, Engine, SyncLock
 from ._task import logger
 
 #: Entries of tasks that have ended are dropped when a queue grows past this
@@ -44,7 +44,7 @@ class Deadlines:
     def __init__(
         self,
         engine: Engine,
-        lock: LockLike,
+        lock: SyncLock,
         expire: Callable[[Any], object],
         alive: Callable[[Any], bool],
     ) -> None:

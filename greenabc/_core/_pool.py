@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from typing_extensions import Self
 
 from .. import signals
-from ..interfaces import Engine, EventLike
+from ..interfaces import Engine, SyncEvent
 from ._deadlines import Deadlines
 from ._exceptions import (
     HardTimeoutInterrupt,
@@ -46,7 +46,6 @@ from ._task import (
     SUCCESS,
     TIMED_OUT,
     Task,
-    _checkpoint,
     _current,
     call_logged,
     current_task,
@@ -87,20 +86,20 @@ class EnginePool:
         check_size(size)
         self._engine = engine
         self.backend_name = backend_name
-        self._lock = engine.lock()
+        self._lock = engine.core_lock()
         self._size = size
         # Slots are counted under the lock; a spawn that finds none waits on
         # an event of its own, and a freed slot is handed to the first such.
         self._free = size
-        self._waiters: deque[EventLike] = deque()
+        self._waiters: deque[SyncEvent] = deque()
         self._debt = 0  # slots still to take back after a shrink
-        self._queue = engine.queue()
+        self._queue = engine.core_queue()
         self._workers = 0
         self._idle = 0  # workers waiting on the queue, not yet promised a task
         self._max_idle = size if max_idle is None else max_idle  # more idle workers leave
         self._active: dict[int, Task[Any]] = {}  # accepted, not yet released
         self._busy = 0  # accepted tasks + timeout callbacks still running
-        self._join_events: list[tuple[EventLike, int]] = []  # (event, own task or not)
+        self._join_events: list[tuple[SyncEvent, int]] = []  # (event, own task or not)
         self._hard: Deadlines | None = None  # the tasks' hard and soft deadlines,
         self._soft: Deadlines | None = None  # made when first needed
         self._closed = False
@@ -184,7 +183,7 @@ class EnginePool:
                 self._free -= 1
                 new_worker = self._admit(task)
             else:
-                waiter = self._engine.event()
+                waiter = self._engine.core_event()
                 self._waiters.append(waiter)
                 new_worker = None
         if new_worker is None:
@@ -209,7 +208,7 @@ class EnginePool:
         self._workers += 1
         return True
 
-    def _wait_for_slot(self, waiter: EventLike) -> None:
+    def _wait_for_slot(self, waiter: SyncEvent) -> None:
         """Wait until a slot is handed to *waiter*; raise ``PoolClosed`` if the
         pool closes first. Unbounded by design, like a full queue's put."""
         try:
@@ -306,7 +305,7 @@ class EnginePool:
                     if not announce:
                         return self._idle_or_leave()  # the common case: one lock section
             if not settled:
-                _checkpoint()  # one sent before FINISHING is raised here at the latest
+                self._engine.checkpoint()  # one sent before FINISHING is raised here at the latest
         except BaseException:
             if settled:
                 raise
@@ -493,7 +492,7 @@ class EnginePool:
 
     def imap_unordered(self, fn: Callable[[Any], T], items: Iterable[Any]) -> Iterator[T]:
         """Yield ``fn(item)`` for each item as each finishes (waits unbounded)."""
-        done = self._engine.queue()
+        done = self._engine.core_queue()
         count = 0
         for item in items:
             self.spawn(fn, item).add_done_callback(done.put)
@@ -510,7 +509,7 @@ class EnginePool:
         with self._lock:
             if self._busy <= own or timeout == 0:
                 return self._busy <= own
-            waiter = (self._engine.event(), own)
+            waiter = (self._engine.core_event(), own)
             self._join_events.append(waiter)
         if not waiter[0].wait(timeout):
             with self._lock:  # timed out: leave nothing behind (join(0.01) in a loop)

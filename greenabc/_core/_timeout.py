@@ -7,10 +7,9 @@ from types import TracebackType
 
 from typing_extensions import Self
 
-from ..interfaces import Cancellable, Engine, LockLike
+from ..interfaces import Cancellable, Engine, SyncLock
 from ._deadlines import Deadlines
 from ._exceptions import ScopeInterrupt, TimeoutExpired
-from ._task import _checkpoint
 from ._validate import check_optional_seconds
 
 #: An expired scope whose block caught its interrupt is interrupted again
@@ -22,7 +21,7 @@ def _active(scope: EngineTimeout) -> bool:
     return scope._active
 
 
-def scope_deadlines(engine: Engine, lock: LockLike) -> Deadlines:
+def scope_deadlines(engine: Engine, lock: SyncLock) -> Deadlines:
     """The deadlines a backend keeps for all its scopes: entering one is an
     append, not an engine timer started and cancelled."""
     return Deadlines(engine, lock, EngineTimeout._fire, _active)
@@ -51,7 +50,7 @@ class EngineTimeout:
     )
 
     def __init__(
-        self, engine: Engine, lock: LockLike, deadlines: Deadlines, seconds: float | None
+        self, engine: Engine, lock: SyncLock, deadlines: Deadlines, seconds: float | None
     ) -> None:
         self._engine = engine
         self._lock = lock  # shared by the backend's scopes; guards fire against exit
@@ -102,7 +101,7 @@ class EngineTimeout:
                 if handle is not None:
                     handle.cancel()
                 if self.expired:
-                    _checkpoint()
+                    self._engine.checkpoint()
                 break
             except ScopeInterrupt:
                 pass

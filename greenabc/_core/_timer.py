@@ -79,7 +79,7 @@ class EngineTimer:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._monotonic = engine.monotonic
-        self._lock = engine.lock()
+        self._lock = engine.core_lock()
         self._buckets: dict[int, list[EngineTimerEntry]] = {}
         self._keys: list[int] = []  # heap of the keys of self._buckets
         self._waiting = 0  # entries in buckets, cancelled ones too
