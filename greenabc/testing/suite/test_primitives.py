@@ -1,4 +1,4 @@
-"""The primitives for library authors (protocol version 2) on the backend
+"""The primitives for library authors on the backend
 under test: the standard library's semantics, under contention, across green
 threads and OS threads.
 
