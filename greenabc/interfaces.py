@@ -633,11 +633,11 @@ class Engine(Protocol):
 
     # Crossing to and from OS threads.
 
-    def to_thread(self, fn: Callable[[], T]) -> T:
-        """Run *fn* in an OS thread of a bounded pool, blocking only the
-        caller (its green thread), not the engine; return *fn*'s result or
-        raise its exception (any ``BaseException``). An engine whose tasks
-        are OS threads already may call *fn* in place."""
+    def to_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` in an OS thread of a bounded pool,
+        blocking only the caller (its green thread), not the engine; return
+        its result or raise its exception (any ``BaseException``). An engine
+        whose tasks are OS threads already may call it in place."""
         ...
 
     def portal(self) -> Portal:

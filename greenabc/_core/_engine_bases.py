@@ -84,7 +84,7 @@ class _EngineBase(ABC):
     def core_queue(self) -> CoreQueue: ...
 
     @abstractmethod
-    def to_thread(self, fn: Callable[[], T]) -> T: ...
+    def to_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T: ...
 
     @abstractmethod
     def portal(self) -> Portal: ...
@@ -172,10 +172,10 @@ class OSThreadEngineBase(_EngineBase):
     def core_queue(self) -> CoreQueue:
         return queue.SimpleQueue()
 
-    def to_thread(self, fn: Callable[[], T]) -> T:
+    def to_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         # The caller is an OS thread already: call in place, so blocking here
         # stalls nobody else and no extra threads are started.
-        return fn()
+        return fn(*args, **kwargs)
 
     def portal(self) -> Portal:
         return _EveryThreadPortal(self)

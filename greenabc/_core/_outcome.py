@@ -9,12 +9,12 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def boxed(fn: Callable[[], T]) -> tuple[bool, Any]:
-    """Call *fn* in an OS-thread pool's worker and box its outcome: any
+def boxed(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
+    """Call ``fn(*args, **kwargs)`` in an OS-thread pool's worker and box its outcome: any
     ``BaseException`` is carried back (a pool would let ``SystemExit`` or an
     interrupt kill its worker and strand the caller). See :func:`unboxed`."""
     try:
-        return True, fn()
+        return True, fn(*args, **kwargs)
     except BaseException as exc:
         return False, exc
 

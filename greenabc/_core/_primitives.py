@@ -33,10 +33,16 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: Per OS thread: (backend, portal of the engine thread that called
-#: ``to_thread``), set in its worker while the call runs (so ``from_thread``
-#: goes home).
-_worker = threading.local()
+
+class _Worker(threading.local):
+    """Per OS thread: (backend, portal of the engine thread that called
+    ``to_thread``), set in its worker while the call runs (so ``from_thread``
+    goes home); None elsewhere (a class default: no failed look-up to pay)."""
+
+    portal: tuple[PrimitivesMixin, Portal] | None = None
+
+
+_worker = _Worker()
 
 
 class PrimitivesMixin:
@@ -112,18 +118,25 @@ class PrimitivesMixin:
     def _arm(self) -> None:
         """Remember the first engine thread that uses this backend as its
         home: where ``from_thread`` runs calls from foreign OS threads."""
-        if getattr(_worker, "portal", None) is not None:
+        if _worker.portal is not None:
             return  # a to_thread worker is no engine thread
         self._home = self.engine.portal()
 
     def to_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         if self._home is None:
             self._arm()
-        outer = getattr(_worker, "portal", None)
-        portal = self.engine.portal() if outer is None else None
+        home = self._home
+        if home is not None and home.is_home():
+            # Called in the home engine thread (never a to_thread worker),
+            # where the worker's from_thread goes anyway: nothing to tell the
+            # worker (the common case).
+            if args or kwargs:
+                return self.engine.to_thread(fn, *args, **kwargs)
+            return self.engine.to_thread(fn)  # no star-call: a third of the cost
+        portal = self.engine.portal() if _worker.portal is None else None
 
         def run() -> T:
-            outer = getattr(_worker, "portal", None)
+            outer = _worker.portal
             _worker.portal = (self, portal) if portal is not None else outer
             try:
                 return fn(*args, **kwargs)
@@ -133,7 +146,7 @@ class PrimitivesMixin:
         return self.engine.to_thread(run)
 
     def from_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        mine = getattr(_worker, "portal", None)
+        mine = _worker.portal
         portal = mine[1] if mine is not None and mine[0] is self else self._home
         if portal is None:
             raise GreenabcError(

@@ -283,12 +283,13 @@ class EventletEngine(GreenEngineBase):
     # GreenEngineBase's, derived from the core_* primitives above (eventlet
     # has no threading.Event-like Event).
 
-    def to_thread(self, fn: Callable[[], T]) -> T:
-        """Run *fn* in eventlet's tpool (``$EVENTLET_THREADPOOL_SIZE`` OS
-        threads, default 20); only the calling green thread waits."""
+    def to_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` in eventlet's tpool
+        (``$EVENTLET_THREADPOOL_SIZE`` OS threads, default 20); only the
+        calling green thread waits."""
         from eventlet import tpool
 
-        return unboxed(tpool.execute(boxed, fn))  # type: ignore[no-any-return]
+        return unboxed(tpool.execute(boxed, fn, *args, **kwargs))  # type: ignore[no-any-return]
 
     def portal(self) -> Portal:
         hub = get_hub()

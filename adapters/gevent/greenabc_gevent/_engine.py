@@ -126,10 +126,12 @@ class GeventEngine(GreenEngineBase):
     # already have the standard library's semantics (the C-accelerated Event,
     # Queue, local; GreenEngineBase derives Condition).
 
-    def to_thread(self, fn: Callable[[], T]) -> T:
-        """Run *fn* in the hub's threadpool (``gevent.get_hub().threadpool``,
-        at most its ``maxsize`` OS threads); only the caller waits."""
-        return unboxed(get_hub().threadpool.apply(boxed, (fn,)))  # type: ignore[no-any-return]
+    def to_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` in the hub's threadpool
+        (``gevent.get_hub().threadpool``, at most its ``maxsize`` OS
+        threads); only the caller waits."""
+        outcome = get_hub().threadpool.apply(boxed, (fn, *args), kwargs)
+        return unboxed(outcome)  # type: ignore[no-any-return]
 
     def portal(self) -> Portal:
         return GeventPortal(get_hub())
