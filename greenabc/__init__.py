@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from . import signals
 from ._core import _early_imports
+from ._core._detect import current_backend
 from ._core._early_imports import Finding, check_patching
 from ._core._exceptions import (
     BackendConflictWarning,
@@ -32,8 +33,7 @@ from ._core._exceptions import (
     TimeoutExpired,
     UnknownBackendError,
 )
-from ._core._patching import current_backend, detect_blocking, patch
-from ._core._primitives import (
+from ._core._facade import (
     BoundedSemaphore,
     Condition,
     Event,
@@ -48,6 +48,7 @@ from ._core._primitives import (
     wait_readable,
     wait_writable,
 )
+from ._core._patching import detect_blocking, patch
 from ._core._registry import (
     ENTRY_POINT_GROUP,
     available_backends,

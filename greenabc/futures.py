@@ -23,7 +23,8 @@ of a greenabc Pool of ``max_workers`` slots, so the pool never has to block a
 
 On gevent and eventlet the process must be patched first
 (``greenabc.patch(name)``): a ``Future`` waits on ``threading`` primitives,
-which block the whole hub unless patched.
+which block the whole hub unless patched, so an Executor of a backend that
+is not patched is refused with ``PatchError``.
 """
 
 from __future__ import annotations
@@ -201,6 +202,16 @@ class Executor(concurrent.futures.Executor):
         if initializer is not None and not callable(initializer):
             raise TypeError("initializer must be a callable")
         self.backend: greenabc.Backend = greenabc.get_backend(backend)
+        name = self.backend.name
+        if self.backend.patcher is not None and greenabc.current_backend() != name:
+            # Certain to deadlock: a Future waits on threading primitives,
+            # which block the whole hub unless the engine has patched them.
+            raise greenabc.PatchError(
+                f"Executor(backend={name!r}) needs a process that {name} has patched:"
+                " its futures wait on threading primitives, which would block every"
+                f" task for good. Call greenabc.patch({name!r}) first thing, or run the"
+                f" program with: python -m greenabc run --backend {name} ..."
+            )
         pool = self.backend.create_pool(max_workers)
         self._state = _State(pool)
         self._initializer = initializer

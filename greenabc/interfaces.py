@@ -9,8 +9,9 @@ Two audiences read this module:
   can supply, and wrap it in :class:`greenabc.adapter.EngineBackend`, which
   builds the Pool, Timer and Timeout semantics on top of it.
 
-Every Backend declares :data:`PROTOCOL_VERSION`; the registry refuses a
-backend whose version it does not support, with a clear error.
+An adapter declares the :data:`PROTOCOL_VERSION` it was written against; the
+registry refuses any other version when it loads the backend, with an error
+that names the distribution to upgrade.
 """
 
 from __future__ import annotations
@@ -23,21 +24,19 @@ from typing import Any, Protocol, TypeVar, Union, runtime_checkable
 from typing_extensions import Self
 
 __all__ = [
+    "BACKEND_MEMBERS",
+    "ENGINE_MEMBERS",
     "PROTOCOL_VERSION",
-    "SUPPORTED_PROTOCOL_VERSIONS",
     "Backend",
     "Cancellable",
     "Capabilities",
+    "CoreQueue",
+    "CoreSemaphore",
     "Engine",
-    "EngineV1",
-    "EventLike",
     "FileDescriptorLike",
-    "LockLike",
     "Patcher",
     "Pool",
     "Portal",
-    "QueueLike",
-    "SemaphoreLike",
     "SyncCondition",
     "SyncEvent",
     "SyncLock",
@@ -49,50 +48,71 @@ __all__ = [
     "TimerEntry",
 ]
 
-#: The version of these interfaces. An adapter sets ``protocol_version`` on its
-#: Backend to the value it was written against.
-PROTOCOL_VERSION = 2
-#: The versions this release of greenabc can drive.
-SUPPORTED_PROTOCOL_VERSIONS = frozenset({1, 2})
+#: The version of the adapter protocol (:class:`Backend` and :class:`Engine`
+#: together). An adapter sets ``protocol_version`` on its Engine (or, for a
+#: Backend not built on ``EngineBackend``, on the Backend) to the version it
+#: was written against; the registry refuses any other when it loads the
+#: backend, naming the distribution to upgrade. One integer: while greenabc
+#: is 0.x, a change of shape bumps it and drops the old one.
+PROTOCOL_VERSION = 3
 
-#: What each protocol version of :class:`Backend` requires, by member name:
-#: version 2 adds the primitives for library authors. The registry checks a
-#: backend against the version it declares.
-BACKEND_MEMBERS: dict[int, frozenset[str]] = {
-    1: frozenset(
-        {
-            "name",
-            "protocol_version",
-            "capabilities",
-            "patcher",
-            "create_pool",
-            "create_timer",
-            "timeout",
-            "detect_blocking",
-        }
-    ),
-}
-BACKEND_MEMBERS[2] = BACKEND_MEMBERS[1] | {
-    "spawn",
-    "sleep",
-    "Event",
-    "Lock",
-    "RLock",
-    "Semaphore",
-    "BoundedSemaphore",
-    "Condition",
-    "Queue",
-    "local",
-    "to_thread",
-    "from_thread",
-    "wait_readable",
-    "wait_writable",
-}
+#: What a Backend must have, by member name (checked when it loads).
+BACKEND_MEMBERS = frozenset(
+    {
+        "name",
+        "protocol_version",
+        "capabilities",
+        "patcher",
+        "create_pool",
+        "spawn",
+        "create_timer",
+        "timeout",
+        "detect_blocking",
+        "sleep",
+        "Event",
+        "Lock",
+        "RLock",
+        "Semaphore",
+        "BoundedSemaphore",
+        "Condition",
+        "Queue",
+        "local",
+        "to_thread",
+        "from_thread",
+        "wait_readable",
+        "wait_writable",
+    }
+)
 
-#: The Engine methods protocol version 2 adds: only what an engine alone can
-#: do (an OS-thread pool, a way in from another OS thread, waiting on a file
-#: descriptor). Everything else is derived by the core.
-ENGINE_V2_METHODS = ("to_thread", "portal", "wait_readable", "wait_writable")
+#: What an Engine must have, by member name (checked when its backend loads).
+ENGINE_MEMBERS = frozenset(
+    {
+        "protocol_version",
+        "spawn",
+        "current",
+        "interrupt",
+        "checkpoint",
+        "call_later",
+        "sleep",
+        "monotonic",
+        "core_lock",
+        "core_event",
+        "core_semaphore",
+        "core_queue",
+        "Event",
+        "Lock",
+        "RLock",
+        "Semaphore",
+        "BoundedSemaphore",
+        "Condition",
+        "Queue",
+        "local",
+        "to_thread",
+        "portal",
+        "wait_readable",
+        "wait_writable",
+    }
+)
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -412,8 +432,8 @@ class SyncQueue(Protocol):
 
 @runtime_checkable
 class Backend(Protocol):
-    """A named engine: gathers Pool, Timer, Timeout and Patcher (protocol
-    version 1) and the primitives for library authors (version 2)."""
+    """A named engine: gathers Pool, Timer, Timeout and Patcher, and the
+    primitives for library authors."""
 
     name: str
     protocol_version: int
@@ -440,8 +460,8 @@ class Backend(Protocol):
         ``greenabc.blocking``; raises ``GreenabcError`` where unsupported."""
         ...
 
-    # Protocol version 2: the primitives, with the standard library's names
-    # and semantics, on this backend's engine (see docs/library-authors.md).
+    # The primitives, with the standard library's names and semantics, on
+    # this backend's engine (see docs/library-authors.md).
 
     def sleep(self, seconds: float) -> None: ...
 
@@ -483,60 +503,75 @@ class Backend(Protocol):
 
 
 # --------------------------------------------------------------------------
-# What an adapter supplies: the primitives.
+# What an adapter supplies: the Engine.
 
 
 class Cancellable(Protocol):
     def cancel(self) -> None: ...
 
 
-class EventLike(Protocol):
-    def set(self) -> None: ...
+class CoreSemaphore(Protocol):
+    """The semaphore the core derives locks and semaphores from:
+    ``release()`` never blocks or switches (the core calls it with its state
+    lock held)."""
 
-    def is_set(self) -> bool: ...
-
-    def wait(self, timeout: float | None = None) -> bool: ...
-
-
-class LockLike(Protocol):
-    def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
-
-    def release(self) -> None: ...
-
-    def __enter__(self) -> bool: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-        /,
-    ) -> None: ...
-
-
-class SemaphoreLike(Protocol):
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool: ...
 
     def release(self) -> None: ...
 
 
-class QueueLike(Protocol):
-    """An unbounded FIFO: ``put`` never blocks; ``get`` blocks until an item."""
+class CoreQueue(Protocol):
+    """The core's hand-off queue, unbounded: ``put`` never blocks or switches;
+    ``get`` blocks until an item is there."""
 
     def put(self, item: Any) -> None: ...
 
     def get(self) -> Any: ...
 
 
-class EngineV1(Protocol):
-    """The primitives of protocol version 1 (see :class:`Engine`, version 2,
-    which adds what only an engine can do for library authors); the core
-    writes the semantics.
+class Portal(Protocol):
+    """A way into one engine thread (the OS thread whose hub runs green
+    threads) from any other OS thread."""
+
+    def call_soon(self, fn: Callable[..., object], /, *args: Any) -> None:
+        """Thread-safe: have ``fn(*args)`` called soon in the engine thread's
+        scheduler (the hub), waking it if it sleeps. *fn* must not block."""
+        ...
+
+    def is_home(self) -> bool:
+        """True if the calling OS thread is this portal's engine thread."""
+        ...
+
+
+class Engine(Protocol):
+    """What an adapter supplies; the core writes the semantics on it.
+
+    Four groups of members:
+
+    * running and stopping code: :meth:`spawn`, :meth:`current`,
+      :meth:`interrupt`, :meth:`checkpoint`, :meth:`call_later`,
+      :meth:`sleep`, :meth:`monotonic`;
+    * the core's own primitives, ``core_*``: small, with the rule that
+      nothing the core calls with its state lock held blocks or switches;
+    * the standard library's primitives, with its names and semantics
+      (``Event``, ``Lock``, ``RLock``, ``Semaphore``, ``BoundedSemaphore``,
+      ``Condition``, ``Queue``, ``local``): what ``backend.Event()`` and
+      ``greenabc.Event()`` return;
+    * crossing to and from OS threads: :meth:`to_thread`, :meth:`portal`,
+      :meth:`wait_readable`, :meth:`wait_writable`.
+
+    Behaviour that differs between engines is a member here, never a test of
+    :class:`Capabilities` in the core. ``greenabc.adapter.GreenEngineBase``
+    and ``greenabc.adapter.OSThreadEngineBase`` supply defaults for the
+    members that can have one.
 
     *Handle* values (from :meth:`spawn` and :meth:`current`) are opaque to the
     core: it compares them with ``==`` and passes them back to
     :meth:`interrupt`.
     """
+
+    #: The :data:`PROTOCOL_VERSION` this engine was written against.
+    protocol_version: int
 
     def spawn(self, fn: Callable[[], object]) -> object:
         """Run *fn* concurrently (a thread, a greenlet); return its handle."""
@@ -554,70 +589,72 @@ class EngineV1(Protocol):
         if it is false), at its next Python-level check on threads (checking
         ``guard()`` as it sends). Called with the core's state lock held: must
         not block or switch. Callable from timer callbacks. The core never
-        interrupts the calling thread or green thread with it, and drains an
-        interrupt that may be pending once ``guard()`` turns false (it calls
-        a Python function, where CPython raises asynchronous exceptions)."""
+        interrupts the calling thread or green thread with it, and, once
+        ``guard()`` has turned false, calls :meth:`checkpoint` to drain an
+        interrupt that may still be pending."""
         ...
 
-    def sleep(self, seconds: float) -> None: ...
-
-    def event(self) -> EventLike: ...
-
-    def lock(self) -> LockLike:
-        """A lock for the core's own state: held for a few lines, never
-        across a blocking call, so a green engine may return a real OS lock."""
+    def checkpoint(self) -> None:
+        """Raise here an interrupt already sent to the caller, if one is
+        pending. A no-op on a green engine (an interrupt is thrown in at a
+        switch); on OS threads, a call of an empty Python function (CPython
+        raises asynchronous exceptions on entry to one)."""
         ...
-
-    def semaphore(self, value: int) -> SemaphoreLike: ...
-
-    def queue(self) -> QueueLike: ...
 
     def call_later(self, delay: float, fn: Callable[..., object], /, *args: Any) -> Cancellable:
         """Call ``fn(*args)`` after *delay* seconds in the engine's scheduler
         (a hub timer, a scheduler thread). *fn* must not block."""
         ...
 
+    def sleep(self, seconds: float) -> None: ...
+
     def monotonic(self) -> float:
         """The clock that ``call_later`` and ``Timer.call_at`` use."""
         ...
 
+    # The core's own primitives.
 
-class Portal(Protocol):
-    """A way into one engine thread (the OS thread whose hub runs green
-    threads) from any other OS thread."""
-
-    def call_soon(self, fn: Callable[..., object], /, *args: Any) -> None:
-        """Thread-safe: have ``fn(*args)`` called soon in the engine thread's
-        scheduler (the hub), waking it if it sleeps. *fn* must not block."""
+    def core_lock(self) -> SyncLock:
+        """A lock for the core's own state: held for a few lines, never
+        across a blocking call, so a green engine may return a real OS lock."""
         ...
 
-    def is_home(self) -> bool:
-        """True if the calling OS thread is this portal's engine thread."""
+    def core_event(self) -> SyncEvent:
+        """A flag to wait on; ``set()`` never blocks or switches."""
         ...
 
+    def core_semaphore(self, value: int) -> CoreSemaphore: ...
 
-class Engine(EngineV1, Protocol):
-    """The primitives an adapter supplies (protocol version 2); the core
-    writes the semantics.
+    def core_queue(self) -> CoreQueue: ...
 
-    Version 2 adds only what an engine alone can do: an OS-thread pool
-    (:meth:`to_thread`), a thread-safe way in (:meth:`portal`) and waiting on a
-    file descriptor. Event, Lock, RLock, Semaphore, BoundedSemaphore,
-    Condition, Queue and local are derived by the core from the version 1
-    primitives; an engine MAY supply a native one as an attribute of that
-    name (a class or factory with the standard library's signature and
-    semantics, e.g. ``Event = gevent.event.Event``), which the core then
-    uses instead. A version 1 engine (no ``protocol_version``, or ``1``) keeps
-    working: the core supplies defaults where it safely can.
-    """
+    # The standard library's primitives (the base classes derive them from
+    # the core's; an engine may return native ones, e.g. gevent's Event).
 
-    #: The version of this protocol the engine implements (absent: 1).
-    protocol_version: int
+    def Event(self) -> SyncEvent: ...  # noqa: N802 (the stdlib's names)
 
-    def to_thread(self, fn: Callable[[], T]) -> T:
-        """Run *fn* in an OS thread of a bounded pool, blocking only the
-        caller (its green thread), not the engine; return *fn*'s result or
-        raise its exception (any ``BaseException``)."""
+    def Lock(self) -> SyncLock: ...  # noqa: N802
+
+    def RLock(self) -> SyncLock: ...  # noqa: N802
+
+    def Semaphore(self, value: int = 1) -> SyncSemaphore: ...  # noqa: N802
+
+    def BoundedSemaphore(self, value: int = 1) -> SyncSemaphore: ...  # noqa: N802
+
+    def Condition(self, lock: SyncLock | None = None) -> SyncCondition: ...  # noqa: N802
+
+    def Queue(self, maxsize: int = 0) -> SyncQueue: ...  # noqa: N802
+
+    def local(self) -> Any:
+        """An object whose attributes are per task (green thread or thread)."""
+        ...
+
+    # Crossing to and from OS threads.
+
+    def to_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` in an OS thread of a bounded pool,
+        blocking only the caller (its green thread), not the engine; return
+        its result or raise its exception (any ``BaseException``). An engine
+        whose tasks are OS threads already may call it in place."""
         ...
 
     def portal(self) -> Portal:

@@ -42,6 +42,12 @@ def check_demo(result: subprocess.CompletedProcess[str], backend: str) -> None:
     assert took is not None, result.stdout
     assert float(took.group(1)) < 2.0  # concurrent: far below the 4 s of their sum
     assert "hard timeout: task" in result.stdout
+    # The timed-out task has stopped before the stats are shown (it was shown
+    # as running on threads, with no word of why).
+    stats = re.search(r"pool stats: (\{.*\})", result.stdout)
+    assert stats is not None, result.stdout
+    assert "'running': 0" in stats.group(1)
+    assert "'timed_out': 1" in stats.group(1)
     assert "greenabc.timeout: timed out after 0.1 s" in result.stdout
     assert "Traceback" not in result.stderr
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import greenabc
 from greenabc._core._deadlines import STALE_SLACK
-from greenabc.adapter import EnginePool
+from greenabc._core._pool import EnginePool
 
 
 def test_joins_that_time_out_leave_nothing_behind() -> None:

@@ -1,87 +1,54 @@
-"""Protocol versions: a version-1 adapter keeps working where the core can
-supply a default, and is refused, clearly, where it cannot."""
+"""One adapter protocol, one integer version, checked when a backend loads:
+an adapter written for another version is refused, naming what to upgrade."""
 
 from __future__ import annotations
 
-import socket
+import os
 import subprocess
 import sys
-import textwrap
-import types
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import greenabc
 from greenabc import interfaces
-from greenabc.adapter import Capabilities, EngineBackend
+from greenabc.adapter import (
+    EngineBackend,
+    GreenEngineBase,
+    OSThreadEngineBase,
+    send_async_interrupt,
+)
 
 from .conftest import RunPython
 
-#: The threads engine as an adapter written against protocol 1 has it: the
-#: version-1 primitives and nothing else (delegating to the real one).
-V1_ENGINE = """
-from greenabc._threads import CAPABILITIES, ThreadEngine
-from greenabc.adapter import EngineBackend
+#: A naive thread engine written against greenabc.adapter alone: a thread per
+#: spawn and per call_later; OSThreadEngineBase supplies everything else.
+NAIVE_ENGINE = """
+import threading
+
+from greenabc.adapter import EngineBackend, OSThreadEngineBase
+from greenabc.interfaces import Capabilities
 
 
-class V1Engine:
-    protocol_version = 1
-
-    def __init__(self):
-        self._engine = ThreadEngine()
+class NaiveEngine(OSThreadEngineBase):
+    protocol_version = {version}
 
     def spawn(self, fn):
-        return self._engine.spawn(fn)
-
-    def current(self):
-        return self._engine.current()
-
-    def interrupt(self, handle, exc_type, guard):
-        self._engine.interrupt(handle, exc_type, guard)
-
-    def clear_interrupt(self, handle):
-        pass
-
-    def sleep(self, seconds):
-        self._engine.sleep(seconds)
-
-    def event(self):
-        return self._engine.event()
-
-    def lock(self):
-        return self._engine.lock()
-
-    def semaphore(self, value):
-        return self._engine.semaphore(value)
-
-    def queue(self):
-        return self._engine.queue()
+        thread = threading.Thread(target=fn, daemon=True)
+        thread.start()
+        return thread.ident
 
     def call_later(self, delay, fn, *args):
-        return self._engine.call_later(delay, fn, *args)
-
-    def monotonic(self):
-        return self._engine.monotonic()
-
-
-def backend():
-    return EngineBackend("threads-v1", V1Engine(), CAPABILITIES, default_pool_size=8)
-"""
+        timer = threading.Timer(delay, fn, args)
+        timer.daemon = True
+        timer.start()
+        return timer
 
 
-def _v1_module() -> types.ModuleType:
-    module = types.ModuleType("greenabc_v1_engine")
-    exec(compile(V1_ENGINE, "<v1 engine>", "exec"), module.__dict__)
-    return module
-
-
-V1 = _v1_module()
-
-GREEN = Capabilities(
-    is_green=True,
+CAPABILITIES = Capabilities(
+    is_green=False,
     signal_safe=False,
     can_interrupt=True,
     can_interrupt_blocking_calls=False,
@@ -90,112 +57,103 @@ GREEN = Capabilities(
 )
 
 
-@pytest.fixture
-def green_v1() -> EngineBackend:
-    """A version-1 engine that says it is green: the core cannot run a
-    blocking call in an OS thread for it, nor wait on an fd, safely."""
-    backend = EngineBackend("green-v1", V1.V1Engine(), GREEN, default_pool_size=4)
-    greenabc.register_backend("green-v1", lambda: backend, replace=True)
-    return backend
+def backend():
+    return EngineBackend("naive", NaiveEngine(), CAPABILITIES, default_pool_size=8)
+"""
 
 
-def test_versions() -> None:
-    assert interfaces.PROTOCOL_VERSION == 2
-    assert {1, 2} <= interfaces.SUPPORTED_PROTOCOL_VERSIONS
-    assert interfaces.BACKEND_MEMBERS[1] < interfaces.BACKEND_MEMBERS[2]
-    assert greenabc.get_backend("threads").protocol_version == 2
+def naive_module(version: int = interfaces.PROTOCOL_VERSION) -> str:
+    return NAIVE_ENGINE.format(version=version)
 
 
-def test_a_v1_engine_registered_at_run_time_gets_every_derived_primitive() -> None:
-    greenabc.register_backend("threads-v1", V1.backend, replace=True)
-    backend = greenabc.get_backend("threads-v1")
-    assert isinstance(backend, EngineBackend)
-    assert backend.engine_protocol_version == 1
-    # All derived by the core from the version-1 primitives.
-    ev = backend.Event()
-    assert type(ev).__name__ == "CoreEvent"
-    assert ev.wait(0.01) is False
-    ev.set()
-    assert ev.wait() is True
-    q = backend.Queue(2)
-    q.put(1)
-    assert q.get(timeout=1) == 1
-    with backend.Lock(), backend.RLock(), backend.Semaphore(2), backend.Condition():
-        pass
-    # Not green: the core supplies the rest (in place, poll).
-    assert backend.to_thread(sum, [1, 2]) == 3
-    assert backend.from_thread(len, "abc") == 3
-    a, b = socket.socketpair()
-    with a, b:
-        assert backend.wait_readable(a, timeout=0.01) is False
-        b.sendall(b"x")
-        assert backend.wait_readable(a, timeout=1) is True
-        assert backend.wait_writable(a, timeout=1) is True
+def test_one_version() -> None:
+    assert interfaces.PROTOCOL_VERSION == 3
+    threads = greenabc.get_backend("threads")
+    assert threads.protocol_version == interfaces.PROTOCOL_VERSION
+    assert isinstance(threads, EngineBackend)
+    assert threads.engine.protocol_version == interfaces.PROTOCOL_VERSION
+    for gone in ("SUPPORTED_PROTOCOL_VERSIONS", "ENGINE_V2_METHODS", "EngineV1"):
+        assert not hasattr(interfaces, gone)
 
 
-def test_a_green_v1_engine_gets_the_derived_primitives(green_v1: EngineBackend) -> None:
-    loc = green_v1.local()
-    loc.x = 1
-    assert type(loc).__name__ == "CoreLocal"
-    with green_v1.create_pool(2) as pool:
-        assert pool.spawn(lambda: hasattr(loc, "x")).get(timeout=5) is False
-    assert loc.x == 1
-    cond = green_v1.Condition()
-    with cond:
-        assert cond.wait(0.01) is False
-    bsem = green_v1.BoundedSemaphore(1)
-    with pytest.raises(ValueError):
-        bsem.release()
+def _load(factory: Callable[[], object], name: str) -> str:
+    greenabc.register_backend(name, factory, replace=True)  # type: ignore[arg-type]
+    with pytest.raises(greenabc.GreenabcError) as info:
+        greenabc.get_backend(name)
+    return str(info.value)
 
 
-@pytest.mark.parametrize(
-    ("call", "method"),
-    [
-        (lambda b: b.to_thread(int), "to_thread"),
-        (lambda b: b.from_thread(int), "portal"),
-        (lambda b: b.wait_readable(0, timeout=0), "wait_readable"),
-        (lambda b: b.wait_writable(0, timeout=0), "wait_writable"),
-    ],
-)
-def test_a_green_v1_engine_is_refused_what_cannot_be_supplied(
-    green_v1: EngineBackend, call: Callable[[Any], object], method: str
-) -> None:
-    with pytest.raises(greenabc.GreenabcError, match=rf"protocol 2's\s+Engine\.{method}") as info:
-        call(green_v1)
-    assert "green-v1" in str(info.value)
+def _naive_engine_class(version: object) -> type[OSThreadEngineBase]:
+    namespace: dict[str, object] = {}
+    exec(compile(naive_module(), "<naive engine>", "exec"), namespace)
+    engine_class: type[OSThreadEngineBase] = namespace["NaiveEngine"]  # type: ignore[assignment]
+    engine_class.protocol_version = version  # type: ignore[assignment]
+    return engine_class
 
 
-class _HalfV2(V1.V1Engine):  # type: ignore[misc, name-defined]
-    protocol_version = 2
-
-    def to_thread(self, fn: Callable[[], object]) -> object:
-        return fn()
+def _backend_of(engine_class: type[OSThreadEngineBase]) -> Callable[[], EngineBackend]:
+    caps = greenabc.get_backend("threads").capabilities
+    return lambda: EngineBackend("x", engine_class(), caps, default_pool_size=1)
 
 
-def test_an_engine_declaring_v2_without_its_methods_is_refused() -> None:
-    with pytest.raises(
-        greenabc.GreenabcError, match="declares protocol version 2 but lacks"
-    ) as info:
-        EngineBackend("half", _HalfV2(), GREEN, default_pool_size=1)
-    assert "portal" in str(info.value)
-    assert "wait_readable" in str(info.value)
+def test_an_engine_written_for_an_older_version_is_refused() -> None:
+    message = _load(_backend_of(_naive_engine_class(2)), "older")
+    assert "implements adapter protocol version 2" in message
+    assert "this greenabc implements version 3" in message
+    assert "upgrade the adapter that provides it" in message
+    assert "'older'" in message
 
 
-def test_an_engine_declaring_an_unknown_version_is_refused() -> None:
-    class Future(V1.V1Engine):  # type: ignore[misc, name-defined]
-        protocol_version = 99
-
-    with pytest.raises(greenabc.GreenabcError, match="protocol version 99"):
-        EngineBackend("future", Future(), GREEN, default_pool_size=1)
+def test_an_engine_written_for_a_newer_version_is_refused() -> None:
+    message = _load(_backend_of(_naive_engine_class(99)), "newer")
+    assert "implements adapter protocol version 99" in message
+    assert "upgrade greenabc: pip install -U greenabc" in message
 
 
-# A whole Backend written against version 1 (not on EngineBackend).
+def test_an_engine_declaring_no_version_is_refused() -> None:
+    engine_class = _naive_engine_class(3)
+    del engine_class.protocol_version
+    message = _load(_backend_of(engine_class), "undeclared")
+    assert "declares no adapter protocol version" in message
+    assert "upgrade the adapter that provides it" in message
+
+
+def test_an_engine_lacking_members_is_refused() -> None:
+    class Partial:  # not on a base class: only some of the protocol
+        protocol_version = 3
+
+        def spawn(self, fn: Callable[[], object]) -> object:
+            return None
+
+    caps = greenabc.get_backend("threads").capabilities
+
+    def factory() -> EngineBackend:
+        return EngineBackend("partial", Partial(), caps, default_pool_size=1)  # type: ignore[arg-type]
+
+    message = _load(factory, "partial")
+    assert "declares adapter protocol version 3 but lacks" in message
+    for member in ("checkpoint", "core_lock", "portal", "wait_readable"):
+        assert member in message
+
+
+def test_a_base_class_names_what_an_engine_must_still_implement() -> None:
+    class Half(GreenEngineBase):
+        protocol_version = 3
+
+    with pytest.raises(TypeError, match="abstract") as info:
+        Half()  # type: ignore[abstract]
+    for member in ("spawn", "interrupt", "call_later", "core_queue", "to_thread", "portal"):
+        assert member in str(info.value)
+    assert "checkpoint" not in str(info.value)  # the base's
+    assert "Event" not in str(info.value)  # derived by the base
+
+
 OLD_BACKEND = """
     import greenabc._threads as t
 
-    class Old:
+    class Old:  # a whole Backend (not on EngineBackend) written for version 2
         name = "old"
-        protocol_version = 1
+        protocol_version = 2
         patcher = None
 
         def __init__(self):
@@ -205,74 +163,80 @@ OLD_BACKEND = """
         def create_pool(self, size=None):
             return self._real.create_pool(size)
 
-        def create_timer(self):
-            return self._real.create_timer()
-
-        def timeout(self, seconds):
-            return self._real.timeout(seconds)
-
-        def detect_blocking(self, threshold):
-            return self._real.detect_blocking(threshold)
-
     def backend():
         return Old()
-
-    class Liar(Old):
-        protocol_version = 2
-
-    def liar():
-        return Liar()
 """
 
 
-def test_the_registry_checks_a_backend_against_its_declared_version(
+def test_the_registry_names_the_distribution_to_upgrade(
     make_plugin: Callable[..., Path], run_python: RunPython
 ) -> None:
     site = make_plugin(
-        "greenabc-old", {"old": "oldmod:backend", "liar": "oldmod:liar"}, {"oldmod": OLD_BACKEND}
+        "greenabc-old",
+        {"old": "oldmod:backend", "older-engine": "enginemod:backend"},
+        {"oldmod": OLD_BACKEND, "enginemod": naive_module(version=2)},
     )
     result = run_python(
         """
         import greenabc
-        old = greenabc.get_backend("old")          # version 1: accepted
-        with old.create_pool(1) as pool:
-            print("pool", pool.spawn(int, "7").get(timeout=5))
-        try:
-            greenabc.Event()                       # the default backend is "old"
-        except greenabc.GreenabcError as exc:
-            print("event:", exc)
-        try:
-            greenabc.get_backend("liar")
-        except greenabc.GreenabcError as exc:
-            print("liar:", exc)
+        for name in ("old", "older-engine"):
+            try:
+                greenabc.get_backend(name)
+            except greenabc.GreenabcError as exc:
+                print(name, "->", exc)
         """,
         site,
-        env={"GREENABC_BACKEND": "old"},
     )
     assert result.returncode == 0, result.stderr
-    assert "pool 7" in result.stdout
-    assert "protocol version 1, which has no Event" in result.stdout
-    assert "liar:" in result.stdout
-    assert "declares protocol version 2 but lacks" in result.stdout
-    assert "Event" in result.stdout.split("liar:")[1]
+    old, engine = result.stdout.splitlines()
+    assert "old -> backend 'old' (entry point 'oldmod:backend' of distribution" in old
+    assert "its backend implements adapter protocol version 2" in old
+    assert "upgrade the distribution 'greenabc-old'" in old
+    assert "its engine NaiveEngine implements adapter protocol version 2" in engine
+    assert "upgrade the distribution 'greenabc-old'" in engine
 
 
-def test_the_conformance_kit_passes_on_a_v1_engine(make_plugin: Callable[..., Path]) -> None:
-    """The primitives' conformance tests, run on the version-1 threads engine:
-    every primitive the core derives, and the defaults it supplies."""
-    site = make_plugin("greenabc-threads-v1", {"threads-v1": "v1engine:backend"}, {})
-    (site / "v1engine.py").write_text(textwrap.dedent(V1_ENGINE))
-    env = {"PYTHONPATH": str(site)}
-    import os
+def test_checkpoint_raises_an_interrupt_already_sent_on_os_threads() -> None:
+    class Sent(BaseException):
+        pass
 
-    env.update({k: v for k, v in os.environ.items() if k != "PYTHONPATH" and "GREENABC" not in k})
+    engine = greenabc.get_backend("threads").engine  # type: ignore[attr-defined]
+    with pytest.raises(Sent):
+        send_async_interrupt(threading.get_ident(), Sent)
+        engine.checkpoint()
+
+
+@pytest.mark.timeout(120)
+def test_the_conformance_kit_passes_on_a_naive_thread_engine(
+    make_plugin: Callable[..., Path],
+) -> None:
+    """A thread engine built on greenabc.adapter alone (a thread per call):
+    the primitives' and the tracer conformance tests. (Not yet the whole kit:
+    its timing tests are not all robust to a loaded machine, fault 9 of
+    issue 15.)"""
+    site = make_plugin("greenabc-naive", {"naive": "naive:backend"}, {"naive": naive_module()})
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and "GREENABC" not in k}
+    env["PYTHONPATH"] = str(site)
     result = subprocess.run(
-        [sys.executable, "-m", "greenabc.testing", "threads-v1", "-q", "-k", "primitives"],
+        [
+            sys.executable,
+            "-m",
+            "greenabc.testing",
+            "naive",
+            "-v",
+            "-k",
+            "primitives or tracer or traced",
+        ],
         capture_output=True,
         text=True,
-        timeout=55,
+        timeout=110,
         env=env,
         cwd=site,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout
+    # Under a tracer on CPython 3.11 a naive thread engine used to stall: it
+    # gets send_async_interrupt's workaround from OSThreadEngineBase.
+    assert "test_interrupts_under_a_tracer_neither_hang_nor_lose_an_outcome PASSED" in (
+        result.stdout
+    )
+    assert "test_traced_code_runs_after_pool_tasks PASSED" in result.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import greenabc
 from greenabc import adapter, interfaces, signals
+from greenabc._core._exceptions import Interrupt
 
 PUBLIC = {
     "ENTRY_POINT_GROUP",
@@ -73,7 +74,7 @@ def test_error_hierarchy() -> None:
     assert issubclass(greenabc.UnknownBackendError, LookupError)
     assert issubclass(greenabc.TimeoutExpired, TimeoutError)
     assert issubclass(greenabc.SoftTimeout, Exception)
-    assert not issubclass(adapter.Interrupt, Exception)
+    assert not issubclass(Interrupt, Exception)
     assert issubclass(greenabc.PatchWarning, Warning)
 
 

@@ -53,3 +53,45 @@ def test_patched_or_threads_backend_does_not_warn(
 ) -> None:
     result = run_python(USE_UNPATCHED.format(name=name, patch=patch))
     assert result.stdout.splitlines() == ["0", "-", "timed out 1"], result.stderr
+
+
+@pytest.mark.parametrize("name", ["gevent", "eventlet"])
+def test_an_executor_of_an_unpatched_green_backend_is_refused(
+    run_python: RunPython, name: str
+) -> None:
+    # It used to warn, then hang forever on its first future.
+    result = run_python(
+        f"""
+        import warnings, greenabc
+        from greenabc.futures import Executor
+        warnings.simplefilter("error", greenabc.PatchWarning)  # refused before it warns
+        try:
+            Executor(backend={name!r})
+        except greenabc.PatchError as exc:
+            print(exc)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"Executor(backend={name!r}) needs a process that {name} has patched" in result.stdout
+    assert f"greenabc.patch({name!r})" in result.stdout
+    assert f"greenabc run --backend {name}" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["gevent", "eventlet"])
+def test_a_bad_pool_size_is_refused_before_the_patch_warning(
+    run_python: RunPython, name: str
+) -> None:
+    result = run_python(
+        f"""
+        import warnings, greenabc
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                greenabc.get_pool({name!r}, size=-1)
+            except ValueError as exc:
+                print(exc)
+        print([str(w.message)[:40] for w in caught if w.category is greenabc.PatchWarning])
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["size must be at least 1, got -1", "[]"]

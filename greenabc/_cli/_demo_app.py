@@ -65,7 +65,13 @@ def run(args: argparse.Namespace) -> int:
             task.get(timeout=5)
         except greenabc.TaskTimedOut as exc:
             print(f"hard timeout: {exc}")
+        # Decided at its deadline; its worker stops it when the interrupt
+        # lands: at once on a green engine, on threads only once the thread
+        # is back in Python (here, when its time.sleep returns).
+        stopped = pool.join(timeout=2)
         print(f"pool stats: {pool.stats()}")
+        if not stopped:
+            print("(still running: a thread blocked in C is interrupted when the call returns)")
     try:
         with backend.timeout(0.1):
             fetch(99)

@@ -6,12 +6,13 @@ import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..interfaces import PROTOCOL_VERSION, Cancellable, Capabilities, Engine, Patcher, TimeoutScope
+from ..interfaces import Cancellable, Capabilities, Engine, Patcher, TimeoutScope
 from ._deadlines import DeadlineHeap, Deadlines
+from ._detect import current_backend
 from ._exceptions import GreenabcError, PatchWarning
-from ._patching import current_backend
 from ._pool import DEFAULT_GRACE, EnginePool
 from ._primitives import PrimitivesMixin
+from ._protocol import check_engine
 from ._task import Task
 from ._timeout import EngineTimeout
 from ._timer import EngineTimer
@@ -35,8 +36,6 @@ class EngineBackend(PrimitivesMixin):
     engine's scheduler thread), used for everything due at a time.
     """
 
-    protocol_version = PROTOCOL_VERSION
-
     def __init__(
         self,
         name: str,
@@ -48,8 +47,11 @@ class EngineBackend(PrimitivesMixin):
         blocking_detector: Callable[[float], Cancellable] | None = None,
         deadlines: DeadlineHeap | None = None,
     ) -> None:
+        check_engine(engine)  # first: a mismatch must not fail as a missing method
         self.name = name
         self.engine = engine
+        #: The engine's: the version of the adapter, which the registry checks.
+        self.protocol_version: int = engine.protocol_version
         self.capabilities = capabilities
         self.default_pool_size = check_size(default_pool_size, "default_pool_size")
         self.patcher = patcher
@@ -58,17 +60,17 @@ class EngineBackend(PrimitivesMixin):
         # re-interrupts, timer entries. One heap: the engine's own scheduler
         # if it is one (threads), else one driven by one engine call.
         self.deadlines = Deadlines(engine) if deadlines is None else deadlines
-        # Green engines warn once if used unpatched (checked on first use, not
-        # here: greenabc.patch builds the backend before it patches).
-        self._unpatched_check = capabilities.is_green and patcher is not None
+        # A backend that patches warns once if used unpatched (checked on first
+        # use, not here: greenabc.patch builds the backend before it patches).
+        self._unpatched_check = patcher is not None
         self._spawn_pool: EnginePool | None = None  # spawn()'s, created on first use
-        self._init_primitives()  # protocol 2: Event, Queue, to_thread... (see _primitives)
+        self._init_primitives()  # Event, Queue, to_thread... (see _primitives)
 
     def __repr__(self) -> str:
         return f"<greenabc Backend {self.name!r}>"
 
     def create_pool(self, size: int | None = None, *, grace: float = DEFAULT_GRACE) -> EnginePool:
-        size = self.default_pool_size if size is None else check_size(size)
+        size = self.default_pool_size if size is None else check_size(size)  # before any warning
         if self._unpatched_check:
             self._warn_if_unpatched()
         return EnginePool(self.engine, size, self.name, deadlines=self.deadlines, grace=grace)

@@ -31,7 +31,7 @@ from itertools import count
 from operator import itemgetter
 from typing import Any
 
-from ..interfaces import Cancellable, Engine, LockLike
+from ..interfaces import Cancellable, Engine, SyncLock
 
 logger = logging.getLogger("greenabc")
 
@@ -63,7 +63,7 @@ class DeadlineHeap:
 
     __slots__ = ("_armed", "_buckets", "_clock", "_filed", "_keys", "_seq", "_stale", "lock")
 
-    def __init__(self, lock: LockLike, clock: Callable[[], float]) -> None:
+    def __init__(self, lock: SyncLock, clock: Callable[[], float]) -> None:
         self.lock = lock  # for the *_locked methods' callers: held for a few lines
         self._clock = clock
         self._buckets: dict[int, list[Entry]] = {}
@@ -189,7 +189,7 @@ class Deadlines(DeadlineHeap):
     __slots__ = ("_engine", "_wakeup")
 
     def __init__(self, engine: Engine) -> None:
-        super().__init__(engine.lock(), engine.monotonic)
+        super().__init__(engine.core_lock(), engine.monotonic)
         self._engine = engine
         self._wakeup: Cancellable | None = None
 

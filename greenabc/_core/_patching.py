@@ -1,40 +1,16 @@
-"""Which engine is patched, and patching through greenabc.
-
-Neither gevent nor eventlet can see the other's patching; greenabc looks at
-both engines' own records (without importing either), so the answer is right
-whichever way the patching was done.
-"""
+"""Patching through greenabc, and blocking detection: the orchestration
+(which engine is patched is ``_detect``'s to say)."""
 
 from __future__ import annotations
 
 import os
-import sys
 
 from ..interfaces import Cancellable
 from . import _early_imports
+from ._detect import current_backend, mark_patched
 from ._early_imports import PATCHABLE_MODULES
 from ._exceptions import PatchError
-
-_patched: str | None = None  # once an engine has patched, it stays patched
-
-
-def _detect() -> str | None:
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is not None and getattr(monkey, "saved", None):
-        return "gevent"
-    patcher = sys.modules.get("eventlet.patcher")
-    if patcher is not None and getattr(patcher, "already_patched", None):
-        return "eventlet"
-    return None
-
-
-def current_backend() -> str | None:
-    """``"gevent"``, ``"eventlet"`` or None: the green engine that is patched,
-    however it was patched. Cheap: two dict look-ups until one is found."""
-    global _patched
-    if _patched is None:
-        _patched = _detect()
-    return _patched
+from ._registry import ENV_BACKEND, get_backend
 
 
 def patch(name: str | None = None, **options: bool) -> list[str]:
@@ -47,8 +23,6 @@ def patch(name: str | None = None, **options: bool) -> list[str]:
     that was imported too early (see ``check_patching``); with
     ``$GREENABC_BLOCKING_THRESHOLD`` set, starts blocking detection.
     """
-    from ._registry import ENV_BACKEND, get_backend
-
     unknown = sorted(set(options) - PATCHABLE_MODULES)
     if unknown:
         raise ValueError(
@@ -70,8 +44,7 @@ def patch(name: str | None = None, **options: bool) -> list[str]:
         return []  # nothing to patch for this backend (threads)
     _early_imports.take_snapshot()
     patched = backend.patcher.patch(**options)
-    global _patched
-    _patched = name
+    mark_patched(name)
     _early_imports.warn_findings(_early_imports.check_patching())
     threshold = os.environ.get(ENV_BLOCKING)
     if threshold:
@@ -98,8 +71,6 @@ def detect_blocking(threshold: float, *, backend: str | None = None) -> Cancella
     Returns a handle whose ``cancel()`` stops it. One detector per backend: a
     new call replaces the one before. Raises ``GreenabcError`` on a backend
     that cannot detect blocking (``threads``)."""
-    from ._registry import get_backend
-
     chosen = get_backend(backend)
     previous = _blocking_detectors.pop(chosen.name, None)
     if previous is not None:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from typing_extensions import Self
 
 from .. import signals
-from ..interfaces import Engine, EventLike
+from ..interfaces import Engine, SyncEvent
 from ._deadlines import DeadlineHeap, Deadlines
 from ._exceptions import (
     HardTimeoutInterrupt,
@@ -41,7 +41,6 @@ from ._task import (
     SUCCESS,
     TIMED_OUT,
     Task,
-    _checkpoint,
     _current,
     call_logged,
     current_task,
@@ -83,20 +82,20 @@ class EnginePool:
         self._engine = engine
         self._deadlines: DeadlineHeap = Deadlines(engine) if deadlines is None else deadlines
         self.backend_name = backend_name
-        self._lock = engine.lock()
+        self._lock = engine.core_lock()
         self._size = size
         # Slots are counted under the lock; a spawn that finds none waits on
         # an event of its own, and a freed slot is handed to the first such.
         self._free = size
-        self._waiters: deque[EventLike] = deque()
+        self._waiters: deque[SyncEvent] = deque()
         self._debt = 0  # slots still to take back after a shrink
-        self._queue = engine.queue()
+        self._queue = engine.core_queue()
         self._workers = 0
         self._idle = 0  # workers waiting on the queue, not yet promised a task
         self._max_idle = size if max_idle is None else max_idle  # more idle workers leave
         self._active: dict[int, Task[Any]] = {}  # accepted, not yet released
         self._busy = 0  # accepted tasks + callbacks still to run away from their worker
-        self._join_events: list[tuple[EventLike, int]] = []  # (event, own task or not)
+        self._join_events: list[tuple[SyncEvent, int]] = []  # (event, own task or not)
         # Callbacks decided away from a worker, for the pool's one runner.
         self._later: Any = None  # an engine queue, made (and its runner spawned) on first use
         self._closed = False
@@ -180,7 +179,7 @@ class EnginePool:
                 self._free -= 1
                 new_worker = self._admit(task)
             else:
-                waiter = self._engine.event()
+                waiter = self._engine.core_event()
                 self._waiters.append(waiter)
                 new_worker = None
         if new_worker is None:
@@ -208,7 +207,7 @@ class EnginePool:
         self._workers += 1
         return True
 
-    def _wait_for_slot(self, waiter: EventLike) -> None:
+    def _wait_for_slot(self, waiter: SyncEvent) -> None:
         """Wait until a slot is handed to *waiter*; raise ``PoolClosed`` if the
         pool closes first. Unbounded by design, like a full queue's put."""
         try:
@@ -304,7 +303,7 @@ class EnginePool:
                     if not announce:
                         return self._idle_or_leave()  # the common case: one lock section
             if not settled:
-                _checkpoint()  # one sent before FINISHING is raised here at the latest
+                self._engine.checkpoint()  # one sent before FINISHING is raised here at the latest
         except BaseException:
             if settled:
                 raise
@@ -392,7 +391,7 @@ class EnginePool:
         first. With the lock held."""
         first = self._later is None
         if first:
-            self._later = self._engine.queue()
+            self._later = self._engine.core_queue()
         self._later.put((fn, task))
         return first
 
@@ -450,7 +449,7 @@ class EnginePool:
 
     def imap_unordered(self, fn: Callable[[Any], T], items: Iterable[Any]) -> Iterator[T]:
         """Yield ``fn(item)`` for each item as each finishes (waits unbounded)."""
-        done = self._engine.queue()
+        done = self._engine.core_queue()
         count = 0
         for item in items:
             self.spawn(fn, item).add_done_callback(done.put)
@@ -467,7 +466,7 @@ class EnginePool:
         with self._lock:
             if self._busy <= own or timeout == 0:
                 return self._busy <= own
-            waiter = (self._engine.event(), own)
+            waiter = (self._engine.core_event(), own)
             self._join_events.append(waiter)
         if not waiter[0].wait(timeout):
             with self._lock:  # timed out: leave nothing behind (join(0.01) in a loop)

@@ -14,14 +14,15 @@ from collections.abc import Callable, Iterable
 from importlib import metadata
 from typing import Union
 
-from ..interfaces import BACKEND_MEMBERS, SUPPORTED_PROTOCOL_VERSIONS, Backend
+from ..interfaces import Backend
+from ._detect import current_backend
 from ._exceptions import (
     BackendConflictWarning,
     BackendUnavailableError,
     GreenabcError,
     UnknownBackendError,
 )
-from ._patching import current_backend
+from ._protocol import ProtocolMismatch, check_backend
 
 ENTRY_POINT_GROUP = "greenabc.backends"
 ENV_BACKEND = "GREENABC_BACKEND"
@@ -75,33 +76,23 @@ class _Registry:
             raise _unimportable(name, spec, origin, exc) from exc
         except Exception as exc:
             raise GreenabcError(f"backend {origin} failed to import: {exc!r}") from exc
+        backend: object = None  # until the factory returns
         try:
             backend = factory()
+            check_backend(backend)  # an EngineBackend has checked its engine too
+        except ProtocolMismatch as exc:  # the one error a version change gives
+            if backend is not None and not hasattr(backend, "create_pool"):
+                raise GreenabcError(
+                    f"backend {origin}: its factory returned {backend!r}, which is not a"
+                    " greenabc Backend (see greenabc.interfaces.Backend)"
+                ) from None
+            raise GreenabcError(
+                f"backend {origin}: {exc}: {exc.upgrade(_owner(name, spec))}"
+            ) from None
         except ImportError as exc:  # a factory that imports its engine only when called
             raise _unimportable(name, spec, origin, exc) from exc
         except Exception as exc:
             raise GreenabcError(f"backend {origin}: its factory raised {exc!r}") from exc
-        # Checked against the version it declares: a version-1 backend lacks
-        # the primitives of version 2 and is still accepted.
-        version = getattr(backend, "protocol_version", None)
-        if version is None or _lacks(backend, BACKEND_MEMBERS[1]):
-            raise GreenabcError(
-                f"backend {origin}: its factory returned {backend!r}, which is not a"
-                " greenabc Backend (see greenabc.interfaces.Backend)"
-            )
-        if version not in SUPPORTED_PROTOCOL_VERSIONS:
-            supported = ", ".join(map(str, sorted(SUPPORTED_PROTOCOL_VERSIONS)))
-            raise GreenabcError(
-                f"backend {origin} declares protocol version {version!r}; this greenabc"
-                f" supports {supported}: upgrade whichever of the two is older"
-            )
-        missing = _lacks(backend, BACKEND_MEMBERS[version])
-        if missing:
-            raise GreenabcError(
-                f"backend {origin} declares protocol version {version} but lacks"
-                f" {', '.join(missing)}: implement them (see greenabc.interfaces.Backend)"
-                " or declare the version it implements"
-            )
         checked: Backend = backend
         return checked
 
@@ -194,9 +185,14 @@ def _module_of(spec: Spec) -> str | None:
     return getattr(spec, "__module__", None)
 
 
-def _lacks(backend: object, members: frozenset[str]) -> list[str]:
-    """The members of *members* that *backend* does not have, sorted."""
-    return sorted(name for name in members if not hasattr(backend, name))
+def _owner(name: str, spec: Spec) -> str:
+    """Who to upgrade: the distribution that provides the backend."""
+    if isinstance(spec, metadata.EntryPoint) and spec.dist is not None:
+        return f"the distribution {spec.dist.name!r}"
+    if name in INSTALL_HINTS:
+        return f"the distribution {INSTALL_HINTS[name]!r}"
+    module = _module_of(spec)
+    return f"the adapter that provides it (module {module!r})" if module else "its adapter"
 
 
 def _resolve(spec: Spec) -> Factory:

@@ -1,8 +1,9 @@
-"""The standard library's synchronisation primitives, derived once over the
-version-1 Engine primitives every adapter has (a short-held state lock, a
-one-shot event, a semaphore, ``current()``, ``monotonic()``): Event, Lock,
-RLock, Semaphore, BoundedSemaphore, Condition, Queue, local. An engine may
-supply a native one of the same name instead (see ``_primitives``).
+"""The standard library's synchronisation primitives, derived once over an
+Engine's ``core_*`` primitives (a short-held state lock, an event, a
+semaphore) and ``current()`` / ``monotonic()``: Event, Lock, RLock,
+Semaphore, BoundedSemaphore, Condition, Queue, local. They are the defaults
+of ``greenabc.adapter.GreenEngineBase``; an engine may return native ones
+instead.
 """
 
 from __future__ import annotations
@@ -12,17 +13,9 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from ..interfaces import (
-    EngineV1,
-    EventLike,
-    SemaphoreLike,
-    SyncLock,
-)
-
-if TYPE_CHECKING:
-    pass
+from ..interfaces import CoreSemaphore, Engine, SyncEvent, SyncLock
 
 T = TypeVar("T")
 
@@ -31,20 +24,20 @@ Full = _queue_module.Full
 Empty = _queue_module.Empty
 
 # --------------------------------------------------------------------------
-# Derived primitives: the standard library's semantics over Engine v1.
+# Derived primitives: the standard library's semantics over an Engine.
 
 
-class CoreEvent:
+class DerivedEvent:
     """``threading.Event`` over an engine: a flag, and one engine event per
     waiter (set under the engine's state lock, which never switches)."""
 
     __slots__ = ("_engine", "_flag", "_lock", "_waiters")
 
-    def __init__(self, engine: EngineV1) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._lock = engine.lock()
+        self._lock = engine.core_lock()
         self._flag = False
-        self._waiters: list[EventLike] = []
+        self._waiters: list[SyncEvent] = []
 
     def __repr__(self) -> str:
         return f"<greenabc Event {'set' if self._flag else 'unset'}>"
@@ -69,7 +62,7 @@ class CoreEvent:
         with self._lock:
             if self._flag:
                 return True
-            waiter = self._engine.event()
+            waiter = self._engine.core_event()
             self._waiters.append(waiter)
         try:
             woken = waiter.wait(timeout)
@@ -118,13 +111,13 @@ class _WithAcquire:
         self.release()
 
 
-class CoreLock(_WithAcquire):
+class DerivedLock(_WithAcquire):
     """``threading.Lock`` over the engine's semaphore."""
 
     __slots__ = ("_locked", "_sem")
 
-    def __init__(self, engine: EngineV1) -> None:
-        self._sem: SemaphoreLike = engine.semaphore(1)
+    def __init__(self, engine: Engine) -> None:
+        self._sem: CoreSemaphore = engine.core_semaphore(1)
         self._locked = False
 
     def __repr__(self) -> str:
@@ -147,15 +140,15 @@ class CoreLock(_WithAcquire):
         return self._locked
 
 
-class CoreRLock(_WithAcquire):
+class DerivedRLock(_WithAcquire):
     """``threading.RLock``: reentrant for its owner (``engine.current()``);
     released by anyone else, ``RuntimeError``."""
 
     __slots__ = ("_block", "_count", "_engine", "_owner")
 
-    def __init__(self, engine: EngineV1) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._block = CoreLock(engine)
+        self._block = DerivedLock(engine)
         self._owner: object = None
         self._count = 0
 
@@ -199,15 +192,15 @@ class CoreRLock(_WithAcquire):
         self._count, self._owner = state
 
 
-class CoreSemaphore(_WithAcquire):
+class DerivedSemaphore(_WithAcquire):
     """``threading.Semaphore`` over the engine's semaphore."""
 
     __slots__ = ("_sem",)
 
-    def __init__(self, engine: EngineV1, value: int = 1) -> None:
+    def __init__(self, engine: Engine, value: int = 1) -> None:
         if value < 0:
             raise ValueError("semaphore initial value must be >= 0")
-        self._sem: SemaphoreLike = engine.semaphore(value)
+        self._sem: CoreSemaphore = engine.core_semaphore(value)
 
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
         if not blocking and timeout is not None:
@@ -221,15 +214,15 @@ class CoreSemaphore(_WithAcquire):
             self._sem.release()
 
 
-class CoreBoundedSemaphore(CoreSemaphore):
+class DerivedBoundedSemaphore(DerivedSemaphore):
     """``threading.BoundedSemaphore``: releasing above the initial value
     raises ``ValueError``."""
 
     __slots__ = ("_initial", "_lock", "_value")
 
-    def __init__(self, engine: EngineV1, value: int = 1) -> None:
+    def __init__(self, engine: Engine, value: int = 1) -> None:
         super().__init__(engine, value)
-        self._lock = engine.lock()
+        self._lock = engine.core_lock()
         self._initial = self._value = value
 
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
@@ -252,17 +245,17 @@ class CoreBoundedSemaphore(CoreSemaphore):
             self._sem.release()
 
 
-class CoreCondition:
+class DerivedCondition:
     """``threading.Condition`` over an engine (default lock: an RLock). Each
     waiter parks on an engine event; ``notify`` sets it under the lock, so a
     waiter that timed out can tell whether it was notified."""
 
-    def __init__(self, engine: EngineV1, lock: SyncLock | None = None) -> None:
+    def __init__(self, engine: Engine, lock: SyncLock | None = None) -> None:
         self._engine = engine
-        self._lock: SyncLock = CoreRLock(engine) if lock is None else lock
+        self._lock: SyncLock = DerivedRLock(engine) if lock is None else lock
         self.acquire = self._lock.acquire
         self.release = self._lock.release
-        self._waiters: deque[EventLike] = deque()
+        self._waiters: deque[SyncEvent] = deque()
         for name in ("_is_owned", "_release_save", "_acquire_restore"):
             method = getattr(self._lock, name, None)
             if method is not None:
@@ -300,7 +293,7 @@ class CoreCondition:
     def wait(self, timeout: float | None = None) -> bool:
         if not self._is_owned():
             raise RuntimeError("cannot wait on un-acquired lock")
-        waiter = self._engine.event()
+        waiter = self._engine.core_event()
         self._waiters.append(waiter)
         saved = self._release_save()
         try:
@@ -341,19 +334,19 @@ class CoreCondition:
         self.notify(len(self._waiters))
 
 
-class CoreQueue:
+class DerivedQueue:
     """``queue.Queue`` (FIFO, *maxsize* <= 0 means unbounded, ``task_done`` /
     ``join``) over the core's Lock and Condition; raises ``queue.Full`` and
     ``queue.Empty``."""
 
-    def __init__(self, engine: EngineV1, maxsize: int = 0) -> None:
+    def __init__(self, engine: Engine, maxsize: int = 0) -> None:
         self.maxsize = maxsize
         self.queue: deque[Any] = deque()
         self._monotonic = engine.monotonic
-        self.mutex = CoreLock(engine)
-        self.not_empty = CoreCondition(engine, self.mutex)
-        self.not_full = CoreCondition(engine, self.mutex)
-        self.all_tasks_done = CoreCondition(engine, self.mutex)
+        self.mutex = DerivedLock(engine)
+        self.not_empty = DerivedCondition(engine, self.mutex)
+        self.not_full = DerivedCondition(engine, self.mutex)
+        self.all_tasks_done = DerivedCondition(engine, self.mutex)
         self.unfinished_tasks = 0
 
     def __repr__(self) -> str:
@@ -432,11 +425,11 @@ class CoreQueue:
         return self.get(block=False)
 
 
-class CoreLocal:
+class DerivedLocal:
     """Attributes per green thread, keyed by ``engine.current()``: weakly,
     so a finished green thread's values go with it."""
 
-    def __init__(self, engine: EngineV1) -> None:
+    def __init__(self, engine: Engine) -> None:
         dicts: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
         strong: dict[Any, dict[str, Any]] = {}  # handles that cannot be weakly referenced
         object.__setattr__(self, "_greenabc_local", (engine, dicts, strong))

@@ -60,12 +60,6 @@ def current_task() -> Task[Any] | None:
     return None if cell is None else cell[0]
 
 
-def _checkpoint() -> None:
-    """Calling this is a point where an interrupt already sent to the calling
-    OS thread is raised (CPython checks for asynchronous exceptions on entry
-    to a Python function); a no-op on green engines."""
-
-
 def call_logged(what: str, fn: Callable[..., object], *args: Any) -> None:
     """Call a user callback; whatever it raises is logged, never propagated,
     so one bad callback loses no other task."""
@@ -185,7 +179,7 @@ class Task(Generic[T]):
             if self._outcome is not None:
                 return True
             if self._done_event is None:
-                self._done_event = pool._engine.event()
+                self._done_event = pool._engine.core_event()
             event = self._done_event
         return bool(event.wait(timeout)) or self._outcome is not None
 
@@ -220,7 +214,7 @@ class Task(Generic[T]):
             if self._state == RELEASED:
                 return True
             if self._released_event is None:
-                self._released_event = pool._engine.event()
+                self._released_event = pool._engine.core_event()
             event = self._released_event
         event.wait(timeout)
         return self._state == RELEASED

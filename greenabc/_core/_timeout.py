@@ -10,7 +10,6 @@ from typing_extensions import Self
 from ..interfaces import Engine
 from ._deadlines import DeadlineHeap, Entry
 from ._exceptions import ScopeInterrupt, TimeoutExpired
-from ._task import _checkpoint
 from ._validate import check_optional_seconds
 
 #: An expired scope whose block caught its interrupt is interrupted again
@@ -95,7 +94,7 @@ class EngineTimeout:
                         self._deadlines.cancel_locked(self._due)
                         self._due = None
                 if self.expired:
-                    _checkpoint()  # the block ended: a late interrupt is dropped
+                    self._engine.checkpoint()  # the block ended: a late interrupt is dropped
                 break
             except ScopeInterrupt:
                 pass

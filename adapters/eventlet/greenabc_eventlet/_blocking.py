@@ -30,7 +30,7 @@ from eventlet import patcher
 from eventlet.hubs import get_hub
 from greenlet import greenlet
 
-from greenabc import signals
+from greenabc.adapter import hub_blocked
 
 from ._engine import schedule
 
@@ -125,6 +125,6 @@ class BlockingDetector:
                 text.rstrip("\n"),
                 extra={"blocked_seconds": seconds, "blocked_stack": text},
             )
-            signals.hub_blocked.send("eventlet", seconds=seconds, stack=text)
+            hub_blocked.send("eventlet", seconds=seconds, stack=text)
         except Exception:
             logging.getLogger("greenabc").exception("greenabc: reporting a blocked hub failed")

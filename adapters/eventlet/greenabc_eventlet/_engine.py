@@ -29,14 +29,13 @@ from eventlet import hubs, patcher
 from eventlet.greenthread import sleep
 from greenlet import getcurrent, greenlet
 
-from greenabc.adapter import FdWaitTimedOut, boxed, release_n, unboxed
+from greenabc.adapter import FdWaitTimedOut, GreenEngineBase, boxed, release_n, unboxed
 from greenabc.interfaces import (
     Cancellable,
-    EventLike,
-    LockLike,
+    CoreQueue,
+    CoreSemaphore,
     Portal,
-    QueueLike,
-    SemaphoreLike,
+    SyncEvent,
     SyncLock,
     SyncQueue,
     SyncSemaphore,
@@ -120,6 +119,9 @@ class GreenEvent:
 
     def is_set(self) -> bool:
         return self._flag
+
+    def clear(self) -> None:
+        self._flag = False
 
     def set(self) -> None:
         self._flag = True
@@ -226,8 +228,10 @@ def _deliver(handle: greenlet, exc_type: type[BaseException], guard: Callable[[]
         handle.throw(exc_type)
 
 
-class EventletEngine:
-    """The Engine primitives (see ``greenabc.interfaces.Engine``) on eventlet."""
+class EventletEngine(GreenEngineBase):
+    """The Engine (see ``greenabc.interfaces.Engine``) on eventlet."""
+
+    protocol_version = 3
 
     def __init__(self) -> None:
         # The unpatched allocator, whether or not eventlet has patched yet.
@@ -252,18 +256,18 @@ class EventletEngine:
     def sleep(self, seconds: float) -> None:
         sleep(seconds)
 
-    def event(self) -> EventLike:
+    def core_event(self) -> SyncEvent:
         return GreenEvent()
 
-    def lock(self) -> LockLike:
+    def core_lock(self) -> SyncLock:
         # Never held across a switch, so a real lock is safe and cheapest.
-        lock: LockLike = self._allocate_lock()
+        lock: SyncLock = self._allocate_lock()
         return lock
 
-    def semaphore(self, value: int) -> SemaphoreLike:
+    def core_semaphore(self, value: int) -> CoreSemaphore:
         return GreenSemaphore(value)
 
-    def queue(self) -> QueueLike:
+    def core_queue(self) -> CoreQueue:
         return GreenQueue()
 
     def call_later(self, delay: float, fn: Callable[..., object], /, *args: Any) -> Cancellable:
@@ -273,20 +277,19 @@ class EventletEngine:
 
     monotonic = staticmethod(time.monotonic)
 
-    # Protocol version 2 (see greenabc.interfaces.Engine): what only the
-    # engine can do, and eventlet's own primitives where they already have the
-    # standard library's semantics (Lock, Semaphore, BoundedSemaphore, Queue,
-    # local). Event, RLock and Condition are the core's, derived from the
-    # primitives above (eventlet has no threading.Event-like Event).
+    # What only the engine can do, and eventlet's own primitives where they
+    # already have the standard library's semantics (Lock, Semaphore,
+    # BoundedSemaphore, Queue, local). Event, RLock and Condition are
+    # GreenEngineBase's, derived from the core_* primitives above (eventlet
+    # has no threading.Event-like Event).
 
-    protocol_version = 2
-
-    def to_thread(self, fn: Callable[[], T]) -> T:
-        """Run *fn* in eventlet's tpool (``$EVENTLET_THREADPOOL_SIZE`` OS
-        threads, default 20); only the calling green thread waits."""
+    def to_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` in eventlet's tpool
+        (``$EVENTLET_THREADPOOL_SIZE`` OS threads, default 20); only the
+        calling green thread waits."""
         from eventlet import tpool
 
-        return unboxed(tpool.execute(boxed, fn))  # type: ignore[no-any-return]
+        return unboxed(tpool.execute(boxed, fn, *args, **kwargs))  # type: ignore[no-any-return]
 
     def portal(self) -> Portal:
         hub = get_hub()

@@ -20,7 +20,7 @@ from typing import Any
 
 from eventlet import patcher
 
-from greenabc import PatchError
+from greenabc.adapter import PatchError
 
 #: greenabc option (stdlib module) -> eventlet ``monkey_patch`` category.
 CATEGORIES = {

@@ -21,7 +21,7 @@ def engine(backend: EventletBackend) -> EventletEngine:
 
 
 def test_lock_is_a_real_os_lock(engine: EventletEngine) -> None:
-    lock = engine.lock()
+    lock = engine.core_lock()
     assert type(lock) is patcher.original("_thread").LockType
     assert lock.acquire(False)
     assert not lock.acquire(False)
@@ -29,7 +29,7 @@ def test_lock_is_a_real_os_lock(engine: EventletEngine) -> None:
 
 
 def test_event_set_wakes_waiters_only_once_the_setter_yields(engine: EventletEngine) -> None:
-    event = engine.event()
+    event = engine.core_event()
     woken: list[bool] = []
     eventlet.spawn_n(lambda: woken.append(event.wait(5)))
     eventlet.sleep(0)  # the waiter parks
@@ -42,7 +42,7 @@ def test_event_set_wakes_waiters_only_once_the_setter_yields(engine: EventletEng
 
 
 def test_event_wait_times_out(engine: EventletEngine) -> None:
-    event = engine.event()
+    event = engine.core_event()
     started = time.monotonic()
     assert event.wait(0.05) is False
     assert 0.04 < time.monotonic() - started < 1.0
@@ -50,7 +50,7 @@ def test_event_wait_times_out(engine: EventletEngine) -> None:
 
 
 def test_semaphore_release_hands_off_fifo_without_switching(engine: EventletEngine) -> None:
-    sem = engine.semaphore(0)
+    sem = engine.core_semaphore(0)
     order: list[int] = []
 
     def waiter(n: int) -> None:
@@ -69,14 +69,14 @@ def test_semaphore_release_hands_off_fifo_without_switching(engine: EventletEngi
 
 
 def test_semaphore_acquire_times_out_and_leaves_the_queue(engine: EventletEngine) -> None:
-    sem = engine.semaphore(0)
+    sem = engine.core_semaphore(0)
     assert sem.acquire(timeout=0.02) is False
     sem.release()
     assert sem.acquire(False)
 
 
 def test_queue_put_never_switches_and_get_is_fifo(engine: EventletEngine) -> None:
-    queue = engine.queue()
+    queue = engine.core_queue()
     got: list[object] = []
     eventlet.spawn_n(lambda: got.extend([queue.get(), queue.get()]))
     eventlet.sleep(0)
@@ -88,7 +88,7 @@ def test_queue_put_never_switches_and_get_is_fifo(engine: EventletEngine) -> Non
 
 
 def test_an_interrupted_getter_loses_no_item(engine: EventletEngine) -> None:
-    queue = engine.queue()
+    queue = engine.core_queue()
     first = eventlet.spawn(queue.get)
     eventlet.sleep(0)
     first.kill()  # interrupted while parked in get()

@@ -14,7 +14,8 @@ and blocking detection (:class:`BlockingDetector`).
 
 from __future__ import annotations
 
-from greenabc.adapter import Capabilities, EngineBackend
+from greenabc.adapter import EngineBackend
+from greenabc.interfaces import Capabilities
 
 from ._blocking import BlockingDetector, detect_blocking
 from ._engine import GeventEngine

@@ -35,8 +35,7 @@ from gevent import config, monkey
 from gevent.events import EventLoopBlocked, subscribers
 from gevent.hub import get_hub
 
-from greenabc import signals
-from greenabc._core._exceptions import GreenabcError
+from greenabc.adapter import GreenabcError, hub_blocked
 
 logger = logging.getLogger("greenabc.blocking")
 
@@ -188,7 +187,7 @@ def _report(stall: _Stall, seconds: float, threshold: float, *, still_blocked: b
         stall.stack.rstrip("\n"),
         extra={"blocked_seconds": seconds, "blocked_stack": stall.stack},
     )
-    signals.hub_blocked.send("gevent", seconds=seconds, stack=stall.stack)
+    hub_blocked.send("gevent", seconds=seconds, stack=stall.stack)
 
 
 def detect_blocking(threshold: float) -> BlockingDetector:

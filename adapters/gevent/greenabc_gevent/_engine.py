@@ -26,14 +26,13 @@ from gevent.socket import wait_read, wait_write
 from gevent.thread import LockType
 from greenlet import getcurrent
 
-from greenabc.adapter import FdWaitTimedOut, boxed, release_n, unboxed
+from greenabc.adapter import FdWaitTimedOut, GreenEngineBase, boxed, release_n, unboxed
 from greenabc.interfaces import (
     Cancellable,
-    EventLike,
-    LockLike,
+    CoreQueue,
+    CoreSemaphore,
     Portal,
-    QueueLike,
-    SemaphoreLike,
+    SyncEvent,
     SyncLock,
     SyncQueue,
     SyncSemaphore,
@@ -56,13 +55,15 @@ def _hub_timer_class(loop: Any) -> type[Any]:
     return type("HubTimer", (base,), {"__slots__": (), "cancel": base.stop})
 
 
-class GeventEngine:
-    """The Engine primitives on gevent (see ``greenabc.interfaces.Engine``)."""
+class GeventEngine(GreenEngineBase):
+    """The Engine on gevent (see ``greenabc.interfaces.Engine``)."""
+
+    protocol_version = 3
 
     def __init__(self) -> None:
         # The core's state lock is never held across a switch, so a real OS
         # lock is safe and cheapest; get_original finds it even once patched.
-        self._allocate_lock: Callable[[], LockLike] = monkey.get_original(
+        self._allocate_lock: Callable[[], SyncLock] = monkey.get_original(
             "_thread", "allocate_lock"
         )
         self._timer_class: type[Any] | None = None
@@ -88,19 +89,19 @@ class GeventEngine:
     def sleep(self, seconds: float) -> None:
         gevent.sleep(seconds)
 
-    def event(self) -> EventLike:
-        event: EventLike = Event()
+    def core_event(self) -> SyncEvent:
+        event: SyncEvent = Event()
         return event
 
-    def lock(self) -> LockLike:
+    def core_lock(self) -> SyncLock:
         return self._allocate_lock()
 
-    def semaphore(self, value: int) -> SemaphoreLike:
-        semaphore: SemaphoreLike = Semaphore(value)
+    def core_semaphore(self, value: int) -> CoreSemaphore:
+        semaphore: CoreSemaphore = Semaphore(value)
         return semaphore
 
-    def queue(self) -> QueueLike:
-        queue: QueueLike = UnboundQueue()
+    def core_queue(self) -> CoreQueue:
+        queue: CoreQueue = UnboundQueue()
         return queue
 
     def call_later(self, delay: float, fn: Callable[..., object], /, *args: Any) -> Cancellable:
@@ -121,16 +122,16 @@ class GeventEngine:
         handle: Cancellable = timer
         return handle
 
-    # Protocol version 2 (see greenabc.interfaces.Engine): what only the
-    # engine can do, and gevent's own primitives where they already have the
-    # standard library's semantics (the C-accelerated Event, Queue, local).
+    # What only the engine can do, and gevent's own primitives where they
+    # already have the standard library's semantics (the C-accelerated Event,
+    # Queue, local; GreenEngineBase derives Condition).
 
-    protocol_version = 2
-
-    def to_thread(self, fn: Callable[[], T]) -> T:
-        """Run *fn* in the hub's threadpool (``gevent.get_hub().threadpool``,
-        at most its ``maxsize`` OS threads); only the caller waits."""
-        return unboxed(get_hub().threadpool.apply(boxed, (fn,)))  # type: ignore[no-any-return]
+    def to_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` in the hub's threadpool
+        (``gevent.get_hub().threadpool``, at most its ``maxsize`` OS
+        threads); only the caller waits."""
+        outcome = get_hub().threadpool.apply(boxed, (fn, *args), kwargs)
+        return unboxed(outcome)  # type: ignore[no-any-return]
 
     def portal(self) -> Portal:
         return GeventPortal(get_hub())

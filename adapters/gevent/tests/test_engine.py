@@ -63,7 +63,7 @@ class Boom(BaseException):
 
 
 def test_what_the_core_calls_under_its_lock_never_switches(engine: GeventEngine) -> None:
-    event, semaphore, queue = engine.event(), engine.semaphore(0), engine.queue()
+    event, semaphore, queue = engine.core_event(), engine.core_semaphore(0), engine.core_queue()
     woken: list[object] = []
     waiters = [
         gevent.spawn(lambda: woken.append(event.wait(5))),
@@ -73,7 +73,7 @@ def test_what_the_core_calls_under_its_lock_never_switches(engine: GeventEngine)
     target = Catcher()
     gevent.sleep(0)  # every waiter is now blocked
     fired: list[str] = []
-    lock = engine.lock()
+    lock = engine.core_lock()
     with lock, no_switch():
         event.set()
         semaphore.release()
@@ -110,8 +110,8 @@ def test_an_interrupt_is_delivered_only_if_its_guard_still_holds(engine: GeventE
 
 def test_the_state_lock_is_a_real_os_lock(engine: GeventEngine) -> None:
     original = monkey.get_original("_thread", "allocate_lock")
-    assert type(engine.lock()) is type(original())
-    assert type(engine.lock()) is not type(threading.Lock())  # patched: gevent's
+    assert type(engine.core_lock()) is type(original())
+    assert type(engine.core_lock()) is not type(threading.Lock())  # patched: gevent's
 
 
 def test_call_later_is_a_hub_loop_timer_run_in_the_hub(engine: GeventEngine) -> None:
@@ -141,19 +141,19 @@ def test_a_timer_started_late_in_a_loop_iteration_is_not_early(engine: GeventEng
 
 
 def test_event_semaphore_queue_basics(engine: GeventEngine) -> None:
-    event = engine.event()
+    event = engine.core_event()
     assert not event.is_set()
     assert event.wait(0.01) is False
     event.set()
     assert event.is_set()
     assert event.wait(0) is True
-    semaphore = engine.semaphore(1)
+    semaphore = engine.core_semaphore(1)
     assert semaphore.acquire(blocking=False) is True
     assert semaphore.acquire(blocking=False) is False
     assert semaphore.acquire(timeout=0.01) is False
     semaphore.release()
     assert semaphore.acquire(timeout=0.01) is True
-    queue = engine.queue()
+    queue = engine.core_queue()
     for item in range(3):
         queue.put(item)
     assert [queue.get() for _ in range(3)] == [0, 1, 2]
@@ -161,7 +161,7 @@ def test_event_semaphore_queue_basics(engine: GeventEngine) -> None:
 
 def test_spawn_current_sleep(engine: GeventEngine) -> None:
     seen: list[object] = []
-    done = engine.event()
+    done = engine.core_event()
 
     def body() -> None:
         seen.append(engine.current())

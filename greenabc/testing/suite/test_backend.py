@@ -12,7 +12,7 @@ from greenabc import interfaces
 
 def test_backend_satisfies_the_interfaces(greenabc_backend: greenabc.Backend) -> None:
     assert isinstance(greenabc_backend, interfaces.Backend)
-    assert greenabc_backend.protocol_version in interfaces.SUPPORTED_PROTOCOL_VERSIONS
+    assert greenabc_backend.protocol_version == interfaces.PROTOCOL_VERSION
     pool = greenabc_backend.create_pool(1)
     assert isinstance(pool, interfaces.Pool)
     task = pool.spawn(int)

@@ -1,4 +1,4 @@
-"""The primitives for library authors (protocol version 2) on the backend
+"""The primitives for library authors on the backend
 under test: the standard library's semantics, under contention, across green
 threads and OS threads.
 
@@ -65,11 +65,12 @@ def later(backend: Backend, seconds: float, fn: Callable[..., object], *args: An
 # -- the surface ---------------------------------------------------------------
 
 
-def test_backend_implements_protocol_2(greenabc_backend: Backend) -> None:
-    if greenabc_backend.protocol_version < 2:
-        pytest.skip("a protocol-1 backend has no primitives")
-    missing = [m for m in interfaces.BACKEND_MEMBERS[2] if not hasattr(greenabc_backend, m)]
+def test_backend_implements_the_protocol(greenabc_backend: Backend) -> None:
+    missing = [m for m in interfaces.BACKEND_MEMBERS if not hasattr(greenabc_backend, m)]
     assert missing == []
+    engine = getattr(greenabc_backend, "engine", None)
+    if engine is not None:  # built on EngineBackend
+        assert [m for m in interfaces.ENGINE_MEMBERS if not hasattr(engine, m)] == []
 
 
 def test_module_level_names_use_the_default_backend(greenabc_backend: Backend) -> None:

@@ -1,0 +1,127 @@
+"""Interrupting an OS thread: an asynchronous exception, raised where CPython
+next checks (a Python call, a loop jump), for any engine whose tasks are OS
+threads.
+
+CPython 3.11 only: while an asynchronous exception waits for a thread that is
+blocked in C, every traced thread (coverage, a debugger) spins at its next
+function call until that thread wakes: a stall, and a deadlock when the
+blocked thread waits for a stalled one. 3.10, 3.12 and later do not. Under a
+tracer on 3.11, :func:`send_async_interrupt` therefore takes back, after
+:data:`WITHDRAW_AFTER`, an interrupt still waiting on a thread that stands
+where it may be blocked in C, from an untraced thread of its own; the
+caller's re-send (greenabc's core re-sends every 10 ms until the task ends)
+delivers it once the thread is back in Python.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dis
+import os
+import sys
+import threading
+import time
+from collections import deque
+
+_set_async_exc = getattr(ctypes.pythonapi, "PyThreadState_SetAsyncExc", None)
+
+#: True where this interpreter can raise an exception in another thread.
+ASYNC_INTERRUPTS = _set_async_exc is not None
+
+_TRACING_STALLS = sys.version_info[:2] == (3, 11)
+#: Where a thread stands when it may be blocked in C (a call, a ``with``'s
+#: __enter__, an iterator): not a moment to leave it an interrupt under a tracer.
+_MAY_BLOCK = frozenset(
+    dis.opmap[name]
+    for name in ("CALL", "PRECALL", "CALL_FUNCTION_EX", "BEFORE_WITH", "GET_ITER", "FOR_ITER")
+    if name in dis.opmap
+)
+#: Under a tracer on 3.11, an interrupt still waiting on a thread in C after
+#: this long is taken back.
+WITHDRAW_AFTER = 0.005
+
+
+def send_async_interrupt(ident: int, exc_type: type[BaseException]) -> None:
+    """Raise *exc_type* in the OS thread *ident* at its next check. Never
+    blocks; a no-op where :data:`ASYNC_INTERRUPTS` is False. Nothing sent is
+    ever cleared (on 3.11, ``PyThreadState_SetAsyncExc(id, NULL)`` leaves a
+    flag set that a traced eval loop spins on): a thread drains one that
+    arrives too late by calling an empty Python function inside ``try``.
+    Safe on CPython 3.11 under a tracer (see the module's docstring)."""
+    if _set_async_exc is None:
+        return
+    if _TRACING_STALLS and _traced():  # first: a traced caller stalls once it has sent
+        _withdrawals.add(ident)
+    _set_async_exc(ctypes.c_ulong(ident), ctypes.py_object(exc_type))
+
+
+def _traced() -> bool:
+    return sys.gettrace() is not None or threading.gettrace() is not None
+
+
+def _checkpoint() -> None:
+    """Calling this raises an asynchronous exception already sent here."""
+
+
+class _Withdrawn(BaseException):
+    """Raised in the withdrawing thread itself to clear the flag that taking
+    an interrupt back leaves set."""
+
+
+class _Withdrawals:
+    """One untraced daemon thread that takes back, :data:`WITHDRAW_AFTER`
+    after each was sent, interrupts still waiting on a thread in C. Started
+    on first use (and anew after fork); every entry has the same delay, so a
+    FIFO is in deadline order."""
+
+    def __init__(self) -> None:
+        self._pid = 0  # the process whose thread serves _due
+        self._start_lock = threading.Lock()
+        self._cond = threading.Condition(threading.Lock())
+        self._due: deque[tuple[float, int]] = deque()
+
+    def add(self, ident: int) -> None:
+        if self._pid != os.getpid():
+            self._start()
+        with self._cond:
+            self._due.append((time.monotonic() + WITHDRAW_AFTER, ident))
+            self._cond.notify()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._pid == os.getpid():
+                return
+            self._cond = threading.Condition(threading.Lock())
+            self._due = deque()
+            threading.Thread(target=self._run, name="greenabc-withdraw", daemon=True).start()
+            self._pid = os.getpid()
+
+    def _run(self) -> None:
+        sys.settrace(None)  # never traced: a traced thread would stall here too
+        cond, due = self._cond, self._due
+        while True:
+            with cond:
+                while not due or due[0][0] > time.monotonic():
+                    cond.wait(due[0][0] - time.monotonic() if due else None)
+                _, ident = due.popleft()
+            _withdraw(ident)
+
+
+def _withdraw(ident: int) -> None:
+    """Take back an interrupt that still waits on a thread blocked in C, so
+    traced threads stall for ``WITHDRAW_AFTER`` at most, never until that
+    thread wakes."""
+    frame = sys._current_frames().get(ident)
+    if frame is None or frame.f_code.co_code[frame.f_lasti] not in _MAY_BLOCK:
+        return  # running Python: it has raised it, or does so at once
+    assert _set_async_exc is not None
+    _set_async_exc(ctypes.c_ulong(ident), None)
+    me = ctypes.c_ulong(threading.get_ident())
+    try:  # that leaves the interpreter's flag set: raising one here clears it
+        _set_async_exc(me, ctypes.py_object(_Withdrawn))
+        _checkpoint()
+    except _Withdrawn:
+        pass
+
+
+_withdrawals = _Withdrawals()
