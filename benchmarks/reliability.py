@@ -31,9 +31,9 @@ timers      100k [10k] timers at random 0-0.5 s: none early, lateness;
             The cyclic collector's time over the run (per 100k tasks) and its
             longest single pause are reported with it (``GcClock``).
 cycles      objects each finished task leaves for the cyclic collector, by
-            outcome: 20k [2k] tasks per outcome with the collector off, then
+            outcome: 20k [1k] tasks per outcome with the collector off, then
             ``gc.collect()``'s count / tasks. Reported, not checked.
-memory      100k [20k] tasks with random distinct timeouts of 1-2 hours, RSS
+memory      100k [10k] tasks with random distinct timeouts of 1-2 hours, RSS
             after ``join()`` and a GC pass against the same run without
             timeouts (each in a fresh process): within 5 %.
 soak        200k [20k] tasks (with timeouts, callbacks, join(0) polls): RSS
@@ -570,7 +570,7 @@ def cycles_per_task(name: str, backend: Any, n: int) -> dict[str, float]:
 
 
 def cycles_run(name: str, backend: Any, quick: bool) -> dict:
-    n = 2_000 if quick else 20_000
+    n = 1_000 if quick else 20_000
     found = cycles_per_task(name, backend, n)
     return {
         "tasks_per_outcome": n,
@@ -597,7 +597,7 @@ def memory_child(name: str, mode: str, n: int, seed: int) -> None:
 
 
 def memory_run(name: str, seed: int, quick: bool, checks: Checks) -> dict:
-    n = 20_000 if quick else 100_000
+    n = 10_000 if quick else 100_000
     found = {}
     for mode in ("none", "timeouts"):
         command = [sys.executable, str(Path(__file__).resolve()), "--child", name]
