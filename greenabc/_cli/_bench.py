@@ -3,7 +3,9 @@
 Each backend runs in a process of its own, patched first
 (``python -m greenabc._cli._bench_cases``); this process only draws the
 progress bar and the table, with rich (the ``cli`` extra), imported here and
-nowhere else.
+nowhere else. ``--extend MODULE:FUNCTION`` adds an extension's sides and cases
+to the same rounds (the repository's ``benchmarks/run.py`` is one);
+``--tasks`` sets the tasks and timers per case.
 """
 
 from __future__ import annotations
