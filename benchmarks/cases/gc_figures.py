@@ -45,23 +45,23 @@ def add(suite: Any) -> None:
         return {outcome.replace(" ", "_"): count for outcome, count in found.items()}
 
     tasks = 10_000 if quick else 100_000
-    side = "greenabc fault soak"
-    suite.add(
-        "gc_soak",
-        f"cyclic GC during a fault soak ({tasks:,} tasks): ms per 100k tasks, longest pause",
-        side,
-        {side: soak},
-        unit="ms",
-        ratio_metrics=(),
-        label="GC in a fault soak",
-    )
-    side = "greenabc pool"
-    suite.add(
-        "gc_cycles",
-        f"objects left for the cyclic collector per finished task ({CYCLE_TASKS:,} per outcome)",
-        side,
-        {side: cycles},
-        unit="objects",
-        ratio_metrics=(),
-        label="GC cycles per task",
-    )
+    for name, title, side, run, unit, label in (
+        (
+            "gc_soak",
+            f"cyclic GC during a fault soak ({tasks:,} tasks): ms per 100k tasks, longest pause",
+            "greenabc fault soak",
+            soak,
+            "ms",
+            "GC in a fault soak",
+        ),
+        (
+            "gc_cycles",
+            "objects left for the cyclic collector per finished task"
+            f" ({CYCLE_TASKS:,} per outcome)",
+            "greenabc pool",
+            cycles,
+            "objects",
+            "GC cycles per task",
+        ),
+    ):
+        suite.add(name, title, side, {side: run}, unit=unit, ratio_metrics=(), label=label)
