@@ -126,7 +126,8 @@ def test_unknown_backend_is_a_usage_error() -> None:
 
 def test_rich_stays_out_of_the_import_path() -> None:
     code = (
-        "import sys, greenabc, greenabc._cli, greenabc._cli._bench, greenabc._cli._bench_cases;"
+        "import sys, greenabc, greenabc._cli, greenabc._cli._bench, greenabc._cli._bench_cases,"
+        " greenabc._cli._bench_rounds;"
         "print(sorted(m for m in sys.modules if m == 'rich' or m.startswith('rich.')))"
     )
     out = subprocess.run(
