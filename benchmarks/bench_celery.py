@@ -1,12 +1,20 @@
 """Celery worker throughput: greenabc's pool against Celery's own green pools.
 
     .venv/bin/python benchmarks/bench_celery.py [--tasks 5000] [--concurrency 500]
+                                                [--rounds 3]
 
 Starts a redis-server on a free loopback port (broker and result backend),
 then for each pool a real ``celery worker`` (-c 500, one queue of its own),
-sends N tasks of ``time.sleep(0.01)`` and waits for every result. Reports the
-wall time from the first send to the last result, and the worker process's
-CPU time (user + system) over the same span. Not a timed test: figures go in
+sends N tasks of ``time.sleep(0.01)`` and waits for every result. Measures
+the wall time from the first send to the last result, and the worker
+process's CPU time (user + system) over the same span.
+
+The method is run.py's: in each round every pool runs once, in a shuffled
+order, and the ratio greenabc / Celery's own pool on the same engine is taken
+within the round; the summary is the median and min-max of those per-round
+ratios. It stays a script of its own because its sides are whole worker
+processes fed through a Redis server (redis-server on PATH, minutes a round),
+not work a benchmark process can run. Not a timed test: figures go in
 docs/benchmarks.md.
 """
 
@@ -14,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -111,14 +121,23 @@ def run_one(
         log.close()
 
 
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", action="append", choices=sorted(POOLS), default=None)
     options = parser.parse_args()
     if shutil.which("redis-server") is None:
         raise SystemExit("redis-server is not on PATH (apt-get install redis-server)")
+    names = options.only or list(POOLS)
+    order = random.Random(options.seed)
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         (workdir / "bench_app.py").write_text(APP)
@@ -141,15 +160,33 @@ def main() -> None:
             url = f"redis://127.0.0.1:{port}/0"
             print(
                 f"{options.tasks} tasks of sleep(0.01) at -c {options.concurrency},"
-                f" redis on loopback, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+                f" redis on loopback, {os.cpu_count()} CPUs, Python {sys.version.split()[0]},"
+                f" {options.rounds} rounds"
             )
-            print(f"{'pool':<20} {'wall (s)':>9} {'tasks/s':>8} {'worker CPU (s)':>15}")
-            for name in options.only or list(POOLS):
-                wall, cpu = run_one(name, url, workdir, options.tasks, options.concurrency)
-                print(f"{name:<20} {wall:>9.2f} {options.tasks / wall:>8.0f} {cpu:>15.2f}")
+            print(
+                f"{'round':<6} {'pool':<20} {'wall (s)':>9} {'tasks/s':>8} {'worker CPU (s)':>15}"
+            )
+            for r in range(options.rounds):
+                shuffled = list(names)
+                order.shuffle(shuffled)
+                for name in shuffled:
+                    wall, cpu = run_one(name, url, workdir, options.tasks, options.concurrency)
+                    runs[name].append((wall, cpu))
+                    print(
+                        f"{r + 1:<6} {name:<20} {wall:>9.2f} {options.tasks / wall:>8.0f}"
+                        f" {cpu:>15.2f}"
+                    )
         finally:
             server.terminate()
             server.wait(10)
+    print("\nper-round ratios greenabc / celery, median (min-max)")
+    for engine in ("gevent", "eventlet"):
+        ours, theirs = runs.get(f"greenabc {engine}"), runs.get(f"celery -P {engine}")
+        if not ours or not theirs:
+            continue
+        wall = [a[0] / b[0] for a, b in zip(ours, theirs, strict=True)]
+        cpu = [a[1] / b[1] for a, b in zip(ours, theirs, strict=True)]
+        print(f"{engine:<9} wall {spread(wall)}, worker CPU {spread(cpu)}")
 
 
 if __name__ == "__main__":

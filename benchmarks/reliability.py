@@ -28,6 +28,14 @@ close       close() of 10k accepted tasks runs them all; close(timeout=0.5)
 timers      100k [10k] timers at random 0-0.5 s: none early, lateness;
             cancellation from inside callbacks, of a repeating entry from its
             own callback; clear() and stop() while entries are firing.
+            The cyclic collector's time over the run (per 100k tasks) and its
+            longest single pause are reported with it (``GcClock``).
+cycles      objects each finished task leaves for the cyclic collector, by
+            outcome: 20k [1k] tasks per outcome with the collector off, then
+            ``gc.collect()``'s count / tasks. Reported, not checked.
+memory      100k [10k] tasks with random distinct timeouts of 1-2 hours, RSS
+            after ``join()`` and a GC pass against the same run without
+            timeouts (each in a fresh process): within 5 %.
 soak        200k [20k] tasks (with timeouts, callbacks, join(0) polls): RSS
             after warm-up (the first half) against the end, growth < 5 %.
 """
@@ -472,6 +480,144 @@ def fault_run(name: str, backend: Any, rng: random.Random, quick: bool, checks: 
     }
 
 
+# -- cyclic GC --------------------------------------------------------------------
+
+
+class GcClock:
+    """Time the cyclic collector takes while installed (``gc.callbacks``):
+    the total, the longest single pause, collections of the oldest generation.
+    A collection holds the GIL to its end, so start and stop pair up."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.longest = 0.0
+        self.oldest = 0
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        pause = time.perf_counter() - self._started
+        self.total += pause
+        self.longest = max(self.longest, pause)
+        self.oldest += info["generation"] == 2
+
+    def __enter__(self) -> GcClock:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def figures(self, tasks: int) -> dict[str, float]:
+        return {
+            "gc_ms_per_100k": round(self.total * 1e3 * 100_000 / tasks, 1),
+            "gc_longest_pause_ms": round(self.longest * 1e3, 1),
+            "gc_gen2_collections": self.oldest,
+        }
+
+
+def fault_soak(name: str, backend: Any, rng: random.Random, quick: bool, checks: Checks) -> dict:
+    """The fault run (the caller keeps every task handle), with the time the
+    cyclic collector took during it."""
+    with GcClock() as clock:
+        out = fault_run(name, backend, rng, quick, checks)
+    out.update(clock.figures(out["tasks"]))
+    return out
+
+
+def _fails() -> None:
+    raise Boom()
+
+
+OUTCOMES = ("success", "failure", "killed", "timed out")
+
+
+def cycles_per_task(name: str, backend: Any, n: int) -> dict[str, float]:
+    """Objects each finished task leaves for the cyclic collector, by outcome:
+    *n* tasks per outcome with the collector off, their handles dropped after
+    ``join()``, then ``gc.collect()``'s count of what it freed, over *n*. A
+    task freed by reference counting alone leaves 0."""
+    size = 64 if name == "threads" else 1000
+    work: dict[str, tuple[Any, dict[str, Any]]] = {
+        "success": (time.sleep, {"args": (0,)}),
+        "failure": (_fails, {}),
+        "killed": (nap, {"args": (5.0,)}),
+        "timed out": (nap, {"args": (5.0,), "timeout": 0.002}),
+    }
+    out: dict[str, float] = {}
+    for outcome in OUTCOMES:
+        fn, options = work[outcome]
+        pool = backend.create_pool(size)
+        gc.collect()
+        gc.disable()
+        try:
+            left = n
+            while left:
+                batch = [pool.apply_async(fn, **options) for _ in range(min(size, left))]
+                if outcome == "killed":
+                    for task in batch:
+                        task.kill(block=False)
+                pool.join()
+                left -= len(batch)
+                del batch
+            out[outcome] = round(gc.collect() / n, 2)
+        finally:
+            gc.enable()
+            pool.close(5)
+    return out
+
+
+def cycles_run(name: str, backend: Any, quick: bool) -> dict:
+    n = 1_000 if quick else 20_000
+    found = cycles_per_task(name, backend, n)
+    return {
+        "tasks_per_outcome": n,
+        **{f"cycles_{k.replace(' ', '_')}": v for k, v in found.items()},
+    }
+
+
+# -- memory: finished tasks with far deadlines ---------------------------------------
+
+
+def memory_child(name: str, mode: str, n: int, seed: int) -> None:
+    """In a fresh process: *n* tasks (with distinct timeouts of 1-2 hours if
+    *mode* is "timeouts"), then RSS after ``join()`` and a GC pass."""
+    backend = greenabc.get_backend(name)
+    rng = random.Random(seed)
+    pool = backend.create_pool(64 if name == "threads" else 1000)
+    for _ in range(n):
+        timeout = rng.uniform(3600, 7200) if mode == "timeouts" else None
+        pool.apply_async(time.sleep, (0,), timeout=timeout)
+    pool.join()
+    gc.collect()
+    print(json.dumps({"rss": rss()}))
+    pool.close(5)
+
+
+def memory_run(name: str, seed: int, quick: bool, checks: Checks) -> dict:
+    n = 10_000 if quick else 100_000
+    found = {}
+    for mode in ("none", "timeouts"):
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", name]
+        command += ["--memory", mode, "--seed", str(seed), "--tasks", str(n)]
+        out = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
+        found[mode] = json.loads(out.stdout.strip().splitlines()[-1])["rss"]
+    ratio = found["timeouts"] / found["none"]
+    checks.check(
+        "memory: RSS after join() with distinct 1-2 h timeouts within 5 % of without",
+        ratio <= 1.05,
+        f"{found['none'] / 2**20:.1f} -> {found['timeouts'] / 2**20:.1f} MiB ({ratio:.2f}x)",
+    )
+    return {
+        "tasks": n,
+        "rss_no_timeouts_mib": round(found["none"] / 2**20, 1),
+        "rss_timeouts_mib": round(found["timeouts"] / 2**20, 1),
+        "rss_ratio": round(ratio, 3),
+    }
+
+
 # -- close ------------------------------------------------------------------------
 
 
@@ -803,7 +949,9 @@ def child(name: str, seed: int, quick: bool, out_path: str) -> int:
     checks = Checks()
     result: dict[str, Any] = {"backend": name, "seed": seed, "sections": {}}
     sections = [
-        ("fault", lambda r: fault_run(name, backend, r, quick, checks)),
+        ("fault", lambda r: fault_soak(name, backend, r, quick, checks)),
+        ("cycles", lambda r: cycles_run(name, backend, quick)),
+        ("memory", lambda r: memory_run(name, seed, quick, checks)),
         ("close", lambda r: close_run(name, backend, quick, checks)),
         ("timers", lambda r: timer_run(name, backend, r, quick, checks)),
         ("soak", lambda r: soak_run(name, backend, r, quick, checks)),
@@ -856,6 +1004,18 @@ ROWS = [
     ("fault", "unresponsive_signals", "fault run: task_unresponsive signals"),
     ("fault", "soft_late_median_ms", "fault run: SoftTimeout lateness, median (ms)"),
     ("fault", "soft_late_max_ms", "fault run: SoftTimeout lateness, max (ms)"),
+    ("fault", "gc_ms_per_100k", "fault run: cyclic GC time per 100k tasks (ms)"),
+    ("fault", "gc_longest_pause_ms", "fault run: longest GC pause (ms)"),
+    ("fault", "gc_gen2_collections", "fault run: generation-2 collections"),
+    ("cycles", "tasks_per_outcome", "cycles: tasks per outcome (collector off)"),
+    *(
+        ("cycles", f"cycles_{k.replace(' ', '_')}", f"cycles: objects left per {k} task")
+        for k in OUTCOMES
+    ),
+    ("memory", "tasks", "memory: tasks"),
+    ("memory", "rss_no_timeouts_mib", "memory: RSS after join(), no timeouts (MiB)"),
+    ("memory", "rss_timeouts_mib", "memory: RSS after join(), 1-2 h timeouts (MiB)"),
+    ("memory", "rss_ratio", "memory: RSS ratio, timeouts / none"),
     ("close", "graceful_s", "close(): 10k accepted tasks, wall (s)"),
     ("close", "swallow_overshoot_median_ms", "close(0.5), swallowers: overshoot median (ms)"),
     ("close", "swallow_overshoot_max_ms", "close(0.5), swallowers: overshoot max (ms)"),
@@ -921,7 +1081,23 @@ WHAT = {
         ' shrink" shows how far that went); on the green engines acceptance is stamped'
         " exactly, so a spawn blocked across a shrink that starts over the new size fails"
         " the check. `stats()` adds up to the tasks accepted and matches the outcomes seen;"
-        " after `join()` nothing is accepted, running or waiting."
+        " after `join()` nothing is accepted, running or waiting. The caller keeps every"
+        " task handle (as code collecting results does), and the time the cyclic collector"
+        " took during the run is reported per 100k tasks with its longest single pause"
+        " (timed by `gc.callbacks`): a pause delays every deadline that falls in it."
+    ),
+    "cycles": (
+        "With the collector off, tasks of each outcome (a success, the task's own"
+        " exception, a kill, a hard timeout) are run and joined and their handles dropped;"
+        " `gc.collect()` then counts what reference counting could not free: per task,"
+        " the objects each outcome leaves for the cyclic collector (0 when a finished"
+        " task is freed by reference counting alone). Reported, not checked here."
+    ),
+    "memory": (
+        "Tasks with random, distinct timeouts of 1-2 hours (as a timeout computed from a"
+        " remaining budget is), run to the end: RSS after `join()` and a GC pass against"
+        " the same run without timeouts, each in a fresh process. A finished task must be"
+        " droppable at once, whatever its deadline: within 5 %."
     ),
     "close": (
         "`close()` without a timeout runs every accepted task (10k accepted at once)."
@@ -961,9 +1137,10 @@ def write_doc(path: Path, results: list[dict], command: str, seed: int, quick: b
         "",
         "Measured by `benchmarks/reliability.py`, one script anyone can re-run. Each",
         "backend runs in a process of its own (patched first for gevent and eventlet);",
-        "randomness is seeded, so a run can be replayed with `--seed`. Every figure below",
-        "comes with invariants the run checks; the script exits non-zero if any fails",
-        "(CI runs it with `--quick`).",
+        "randomness is seeded, so a run can be replayed with `--seed`. The figures below",
+        "come with invariants the run checks (the cyclic-GC figures are reported, not",
+        "checked); the script exits non-zero if any invariant fails (CI runs it with",
+        "`--quick`).",
         "",
         f"- command: `{command}`",
         f"- seed: {seed}{' (quick mode)' if quick else ''}",
@@ -980,6 +1157,8 @@ def write_doc(path: Path, results: list[dict], command: str, seed: int, quick: b
     lines.append("")
     for section, title in (
         ("fault", "Fault run"),
+        ("cycles", "Cycles left per task"),
+        ("memory", "Memory with far deadlines"),
         ("close", "Shutdown"),
         ("timers", "Timers"),
         ("soak", "Soak"),
@@ -1016,8 +1195,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--write", metavar="PATH", help="write the figures as markdown")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--memory", choices=("none", "timeouts"), help=argparse.SUPPRESS)
+    parser.add_argument("--tasks", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(2**31)
+    if args.child and args.memory:
+        memory_child(args.child, args.memory, args.tasks, seed)
+        return 0
     if args.child:
         return child(args.child, seed, args.quick, args.out)
 

@@ -110,27 +110,39 @@ def timer_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+RSS_CASES = ("sleepers", "echo")  # one side per process (benchmarks/cases/memory.py)
+PRIMITIVE = "primitive/"  # benchmarks/cases/primitives.py's case names
+
+
+def rss_cases(results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (engine, case)
+        for engine in results["engines"]
+        for name, case in cases(results, engine).items()
+        if name in RSS_CASES
+    ]
+
+
 def rss_table(results: dict[str, Any]) -> list[str]:
     lines = [
         "| engine | case | greenabc wall | raw wall | wall ratio | greenabc peak RSS | raw peak RSS"
-        " | RSS ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        " | RSS ratio | RSS growth ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for engine, found in results.get("rss", {}).items():
-        for case in found["cases"]:
-            ours = case["sides"]["greenabc"]
-            [(peer, ratios)] = case["ratios"].items()
-            theirs = case["sides"][peer]
-            if "wall_s" not in ours or "wall_s" not in theirs:
-                lines.append(f"| {engine} | {case['title']} | error | | | | | |")
-                continue
-            lines.append(
-                f"| {engine} | {case['title']} (vs {peer})"
-                f" | {ours['wall_s']['median']:.2f} s | {theirs['wall_s']['median']:.2f} s"
-                f" | {ratio(ratios.get('wall_s'))}"
-                f" | {ours['rss_mib']['median']:.1f} MiB | {theirs['rss_mib']['median']:.1f} MiB"
-                f" | {ratio(ratios.get('rss_mib'))} |"
-            )
+    for engine, case in rss_cases(results):
+        ours = case["sides"]["greenabc"]
+        [(peer, ratios)] = case["ratios"].items()
+        theirs = case["sides"][peer]
+        if "wall_s" not in ours or "wall_s" not in theirs:
+            lines.append(f"| {engine} | {case['title']} | error | | | | | | |")
+            continue
+        lines.append(
+            f"| {engine} | {case['title']} (vs {peer})"
+            f" | {ours['wall_s']['median']:.2f} s | {theirs['wall_s']['median']:.2f} s"
+            f" | {ratio(ratios.get('wall_s'))}"
+            f" | {ours['rss_mib']['median']:.1f} MiB | {theirs['rss_mib']['median']:.1f} MiB"
+            f" | {ratio(ratios.get('rss_mib'))} | {ratio(ratios.get('growth_mib'))} |"
+        )
     return lines
 
 
@@ -150,26 +162,78 @@ def floor_lines(results: dict[str, Any]) -> list[str]:
 
 
 def primitives_table(results: dict[str, Any]) -> list[str]:
-    found = results.get("primitives", {})
-    engines = [e for e in ("gevent", "eventlet", "threads") if e in found]
+    found = {
+        engine: {n: c for n, c in cases(results, engine).items() if n.startswith(PRIMITIVE)}
+        for engine in ("gevent", "eventlet", "threads")
+        if engine in results["engines"]
+    }
+    engines = [e for e, prims in found.items() if prims]
     if not engines:
         return ["(not measured)"]
     head = "| case | " + " | ".join(f"{e}: raw / greenabc | ratio" for e in engines) + " |"
     lines = [head, "|---|" + "---|---|" * len(engines)]
-    titles = [row["case"] for row in found[engines[0]]["results"]]
-    for title in titles:
+    for name, first in found[engines[0]].items():
         cells = []
         for engine in engines:
-            row = next((r for r in found[engine]["results"] if r["case"] == title), None)
-            if row is None:
-                cells += ["", ""]
-                continue
-            cells.append(f"{row['raw_ns']:.0f} / {row['ours_ns']:.0f} ns")
-            cells.append(
-                f"{row['ratio_median']:.2f}{X} ({row['ratio_min']:.2f}{DASH}{row['ratio_max']:.2f})"
+            case = found[engine].get(name)
+            raw, ours = (
+                (case["sides"].get(k, {}) for k in ("raw", "greenabc")) if case else ({}, {})
             )
-        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+            if "ns" not in raw or "ns" not in ours:
+                cells += ["error" if case else "", ""]
+                continue
+            cells.append(f"{raw['ns']['median']:.0f} / {ours['ns']['median']:.0f} ns")
+            cells.append(ratio(case["ratios"]["raw"].get("ns")).replace("**", ""))
+        lines.append(f"| {first['title']} | " + " | ".join(cells) + " |")
     return lines
+
+
+def gc_table(results: dict[str, Any]) -> list[str]:
+    outcomes = ("success", "failure", "killed", "timed_out")
+    lines = [
+        "| engine | GC ms per 100k tasks | longest GC pause | gen-2 collections | soak wall"
+        " | " + " | ".join(f"objects left per {o.replace('_', ' ')}" for o in outcomes) + " |",
+        "|---|---|---|---|---|" + "---|" * len(outcomes),
+    ]
+
+    def fig(side: dict[str, Any], key: str, unit: str = "") -> str:
+        if key not in side:
+            return "error"
+        s = side[key]
+        return f"{s['median']:.1f}{unit} ({s['min']:.1f}{DASH}{s['max']:.1f})"
+
+    for engine in results["engines"]:
+        by_name = cases(results, engine)
+        soak, cycles = by_name.get("gc_soak"), by_name.get("gc_cycles")
+        if soak is None or cycles is None:
+            continue
+        s, c = soak["sides"][soak["ours"]], cycles["sides"][cycles["ours"]]
+        lines.append(
+            f"| {engine} | {fig(s, 'gc_ms_per_100k', ' ms')}"
+            f" | {fig(s, 'gc_longest_pause_ms', ' ms')}"
+            f" | {fig(s, 'gc_gen2_collections')} | {fig(s, 'wall_s', ' s')} | "
+            + " | ".join(fig(c, o) for o in outcomes)
+            + " |"
+        )
+    return lines
+
+
+def check_patching_lines(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for engine in results["engines"]:
+        case = cases(results, engine).get("check_patching")
+        if case is None:
+            continue
+        side = case["sides"][case["ours"]]
+        if "ms" not in side:
+            lines.append(f"- {engine}: error")
+            continue
+        lines.append(
+            f"- {engine}: {side['ms']['median']:.1f} ms ({side['ms']['min']:.1f}{DASH}"
+            f"{side['ms']['max']:.1f}) with {side['modules']['median']:,.0f} modules imported,"
+            f" {side['findings']['median']:.0f} findings"
+        )
+    return lines or ["(not measured)"]
 
 
 # -- targets ------------------------------------------------------------------------
@@ -253,17 +317,16 @@ def targets(results: dict[str, Any]) -> list[str]:
                 1.0,
             )
         )
-    for found in results.get("rss", {}).values():
-        for case in found["cases"]:
-            [(peer, ratios)] = case["ratios"].items()
-            rows.append(
-                (
-                    f"peak RSS, {case['title']} vs {peer}",
-                    f"\u2264 1.0{X}",
-                    ratios.get("rss_mib"),
-                    1.0,
-                )
+    for _engine, case in rss_cases(results):
+        [(peer, ratios)] = case["ratios"].items()
+        rows.append(
+            (
+                f"peak RSS, {case['title']} vs {peer}",
+                f"\u2264 1.0{X}",
+                ratios.get("rss_mib"),
+                1.0,
             )
+        )
     lines = [
         f"| target (issue 11) | wanted | measured greenabc / peer (min{DASH}max) | met? |",
         "|---|---|---|---|",
@@ -364,12 +427,11 @@ def charts(results: dict[str, Any]) -> list[str]:
     other = chart_bars(
         results, ["scope", "scope_function", "celery_pool", "celery_pool_timeout", "executor"]
     )
-    for engine, found in results.get("rss", {}).items():
-        for case in found["cases"]:
-            for peer, ratios in case["ratios"].items():
-                for key, what in (("rss_mib", "peak RSS"), ("wall_s", "wall")):
-                    if key in ratios:
-                        other.append((f"{engine}: {case['name']} {what} vs {peer}", ratios[key]))
+    for engine, case in rss_cases(results):
+        for peer, ratios in case["ratios"].items():
+            for key, what in (("rss_mib", "peak RSS"), ("wall_s", "wall")):
+                if key in ratios:
+                    other.append((f"{engine}: {case['name']} {what} vs {peer}", ratios[key]))
     if chart(
         IMG / "bench-other.png",
         "timeout scopes, Celery pools, executor, memory: greenabc / peer",
@@ -408,7 +470,9 @@ def block(results: dict[str, Any]) -> str:
         f" before and {m.get('load_after', 0):.1f} after.",
         "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
         "",
-        "**How to read it.** Each engine runs in a process of its own, patched first. In each"
+        "**How to read it.** Each engine runs in a process of its own (`greenabc bench` with"
+        " this repository's cases added, `--extend benchmarks.cases:extend`), patched first. In"
+        " each"
         " round every side of a case (greenabc and its peers) runs once, in a shuffled order, and"
         " the ratio greenabc / peer is taken *within the round*; the tables give the median of"
         f" those per-round ratios and their min{DASH}max, never a ratio of medians. Below 1 means"
@@ -439,7 +503,17 @@ def block(results: dict[str, Any]) -> str:
         " are driven as the worker drives them: `start()`, `apply_async(target, args, kwargs,"
         " callback=..., timeout=...)`, `stop()`.",
         "",
-        *pool_table(results, ["spawn", "spawn_timeout", "apply", "apply_timeout"]),
+        *pool_table(
+            results,
+            [
+                *("spawn", "spawn_timeout", "apply", "apply_timeout"),
+                *("spawn_2_workers", "spawn_32_workers"),
+            ],
+        ),
+        "",
+        "On threads the spawn case also runs at 2 and 32 workers: at 2, greenabc pays for its"
+        " bound (`spawn` blocks while `size` tasks are accepted, so nearly every task wakes the"
+        " spawning thread, where `ThreadPoolExecutor` queues every future without bound).",
         "",
         "### Timers",
         "",
@@ -455,23 +529,49 @@ def block(results: dict[str, Any]) -> str:
         "### Timeout scopes, Celery pools, the executor",
         "",
         *pool_table(
-            results, ["scope", "scope_function", "celery_pool", "celery_pool_timeout", "executor"]
+            results,
+            [
+                *("scope", "scope_function", "scope_named"),
+                *("celery_pool", "celery_pool_timeout", "executor"),
+            ],
         ),
         "",
         "### Memory: sleepers and echo clients",
         "",
-        "Each side in a fresh process set up alike (the same imports and patching); peak RSS is"
-        " the process's `ru_maxrss`, imports included. Threads are not measured here"
-        " (10k OS threads).",
+        "Each side in a fresh process set up alike (the same imports and patching), started by"
+        " the round like any other side; peak RSS is the process's `VmHWM`, imports included"
+        " (not `ru_maxrss`, which Linux keeps across `exec` from the process that started it);"
+        " *growth* is the peak over the peak after imports and patching. Threads are not"
+        " measured here (10k OS threads).",
         "",
         *rss_table(results),
         "",
         "### Primitives",
         "",
-        "`bench_primitives.py`'s cases, run by the same command with the same number of rounds"
-        " (see the section below for what they mean).",
+        "Each primitive against the raw engine's own doing the same operations, in the same"
+        " rounds as every other case (see the section below for what they mean).",
         "",
         *primitives_table(results),
+        "",
+        "### The cyclic garbage collector",
+        "",
+        "`benchmarks/reliability.py`'s fault soak (successes, failures, kills, hard and soft"
+        " timeouts, resizes; the caller keeps every task handle) once per round, the"
+        " collector's time measured with `gc.callbacks`: milliseconds per 100k tasks, the"
+        " longest single pause, generation-2 collections. Then, with the collector off, tasks of"
+        " each outcome run, joined and dropped: the objects `gc.collect()` then finds, per task"
+        f" (0: freed by reference counting alone). Median (min{DASH}max) of the rounds; greenabc"
+        " alone, no ratio.",
+        "",
+        *gc_table(results),
+        "",
+        "### `check_patching()` at start-up",
+        "",
+        "3,000 generated modules imported (a tenth with an early `from socket import socket`),"
+        " then patched late, then one `check_patching()` call timed, in a fresh process each"
+        f" round. Median (min{DASH}max) of the rounds; no peer.",
+        "",
+        *check_patching_lines(results),
         END,
     ]
     return "\n".join(out) + "\n"

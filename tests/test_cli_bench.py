@@ -63,6 +63,48 @@ def test_quick_bench_json() -> None:
     assert ours["missed"]["max"] == 0
 
 
+EXTENSION = """
+import sys
+
+def extend(suite):
+    # An extension may log a lot: the child's stderr must never block it.
+    sys.stderr.write("x" * 200_000 + "\\n")
+    suite.case("spawn").sides["a slower peer"] = lambda: {"us": 1e6}
+    suite.add(
+        "mine",
+        f"my case ({suite.sizes.tasks} tasks)",
+        "fast",
+        {"fast": lambda: {"us": 1.0}, "slow": lambda: {"us": 4.0}},
+    )
+"""
+
+
+@pytest.mark.timeout(120)
+def test_extend_adds_sides_and_cases_to_the_same_rounds(tmp_path: Path) -> None:
+    pytest.importorskip("rich")
+    (tmp_path / "bench_extension.py").write_text(EXTENSION)
+    result = bench(
+        *("--quick", "--backend", "threads", "--json", "--rounds", "2", "--tasks", "500"),
+        *("--extend", "bench_extension:extend"),
+        path=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    [threads] = json.loads(result.stdout)
+    by_name = {case["name"]: case for case in threads["cases"]}
+    assert "500 tasks" in by_name["spawn"]["title"]
+    assert by_name["spawn"]["ratios"]["a slower peer"]["us"]["max"] < 1  # ours is cheaper
+    mine = by_name["mine"]
+    assert mine["title"] == "my case (500 tasks)"
+    assert mine["ratios"]["slow"]["us"] == {"median": 0.25, "min": 0.25, "max": 0.25}
+
+
+def test_extend_needs_module_and_function() -> None:
+    result = bench("--quick", "--backend", "threads", "--extend", "no_colon_here")
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "--extend 'no_colon_here': expected MODULE:FUNCTION" in line
+
+
 def test_without_rich_one_line_and_exit_2(tmp_path: Path) -> None:
     shim = tmp_path / "rich"
     shim.mkdir()
@@ -84,7 +126,8 @@ def test_unknown_backend_is_a_usage_error() -> None:
 
 def test_rich_stays_out_of_the_import_path() -> None:
     code = (
-        "import sys, greenabc, greenabc._cli, greenabc._cli._bench, greenabc._cli._bench_cases;"
+        "import sys, greenabc, greenabc._cli, greenabc._cli._bench, greenabc._cli._bench_cases,"
+        " greenabc._cli._bench_rounds;"
         "print(sorted(m for m in sys.modules if m == 'rich' or m.startswith('rich.')))"
     )
     out = subprocess.run(

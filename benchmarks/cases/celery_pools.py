@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from greenabc._cli._bench_cases import Case, Metrics, Side, noop
+from .common import Metrics, Side, noop
 
 # Celery's pool class for each backend (module, class).
 CELERY_POOLS = {
@@ -57,36 +57,37 @@ def celery_taskpool(backend: str) -> Callable[..., Any]:
     return importlib.import_module(CELERY_POOLS[backend]).TaskPool  # type: ignore[no-any-return]
 
 
-def add_to(cases: dict[str, Case], backend: str, n: int, size: int) -> None:
+def add_to(suite: Any) -> None:
     """Celery's pool as a contender in the apply_async cases."""
+    backend, n, size = suite.backend.name, suite.sizes.tasks, suite.size
     if not installed():
         for name in ("apply", "apply_timeout"):
-            cases[name].notes["celery TaskPool"] = "not installed"
+            suite.case(name).notes["celery TaskPool"] = "not installed"
         return
+    suite.note_versions("celery", "kombu")
     pool_cls = celery_taskpool(backend)
     for name, timeout in (("apply", None), ("apply_timeout", 10.0)):
-        case = cases[name]
+        case = suite.case(name)
         side = f"celery {backend} TaskPool"
         case.sides[side] = pool_side(pool_cls, n, size, timeout)
         if timeout and backend in IGNORES_TIMEOUT:
             case.notes[side] = f"Celery's {backend} pool ignores time limits: no timeout was set up"
 
 
-def greenabc_vs_celery(backend: str, n: int, size: int) -> list[Case]:
+def greenabc_vs_celery(suite: Any, n: int) -> None:
     """greenabc's Celery pool (greenabc.contrib.celery) against Celery's own."""
     if not installed():
-        return []
+        return
     from greenabc.contrib.celery import TaskPool
 
+    backend, size = suite.backend.name, suite.size
     ours = "greenabc.contrib.celery TaskPool"
     theirs = f"celery {backend} TaskPool"
-    cases = []
     for name, timeout in (("celery_pool", None), ("celery_pool_timeout", 10.0)):
         limit = ", time limit 10 s" if timeout else ""
-        case = Case(
+        case = suite.add(
             name,
             f"Celery worker pool: apply_async+callback{limit} ({n:,} tasks, size {size})",
-            "us",
             ours,
             {
                 ours: pool_side(TaskPool, n, size, timeout),
@@ -96,5 +97,3 @@ def greenabc_vs_celery(backend: str, n: int, size: int) -> list[Case]:
         )
         if timeout and backend in IGNORES_TIMEOUT:
             case.notes[theirs] = f"Celery's {backend} pool ignores time limits"
-        cases.append(case)
-    return cases

@@ -5,14 +5,15 @@ futurist's executor, submit+result of trivial calls at the same worker count."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-
-from greenabc._cli._bench_cases import Case
+from typing import Any
 
 from . import futurist_pools
 
 
-def cases(backend: str, n: int, workers: int) -> list[Case]:
+def add(suite: Any, n: int) -> None:
     from greenabc.futures import Executor
+
+    backend, workers = suite.backend.name, suite.size
 
     def ours(max_workers: int) -> Executor:
         return Executor(max_workers, backend=backend)
@@ -28,4 +29,4 @@ def cases(backend: str, n: int, workers: int) -> list[Case]:
     if make is not None:
         sides[f"futurist {make.__name__}"] = futurist_pools.submit_side(make, n, workers)
     title = f"executor submit+result ({n:,} calls, {workers} workers)"
-    return [Case("executor", title, "us", "greenabc.futures.Executor", sides, label="executor")]
+    suite.add("executor", title, "greenabc.futures.Executor", sides, label="executor")

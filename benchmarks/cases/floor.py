@@ -4,8 +4,9 @@ machine, with no engine at all. Every green figure reads against these."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from greenabc._cli._bench_cases import Case, Metrics
+from .common import Metrics
 
 
 def switch_round_trip(n: int) -> Metrics:
@@ -42,18 +43,15 @@ def create_run(n: int) -> Metrics:
     return {"us": (time.perf_counter() - started) / n * 1e6}
 
 
-def cases(n: int) -> list[Case]:
-    return [
-        Case(
-            "floor",
-            f"the floor: greenlet switch round trip, greenlet create+run ({n:,})",
-            "us",
-            "greenlet switch round trip",
-            {
-                "greenlet switch round trip": lambda: switch_round_trip(n),
-                "greenlet create+run": lambda: create_run(n),
-            },
-            ratio_metrics=(),
-            label="floor",
-        )
-    ]
+def add(suite: Any, n: int) -> None:
+    suite.add(
+        "floor",
+        f"the floor: greenlet switch round trip, greenlet create+run ({n:,})",
+        "greenlet switch round trip",
+        {
+            "greenlet switch round trip": lambda: switch_round_trip(n),
+            "greenlet create+run": lambda: create_run(n),
+        },
+        ratio_metrics=(),
+        label="floor",
+    )

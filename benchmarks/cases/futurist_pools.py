@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from greenabc._cli._bench_cases import Case, Metrics, Side, noop
+from .common import Metrics, Side, noop
 
 
 def submit_side(make: Any, n: int, workers: int) -> Side:
@@ -37,12 +37,16 @@ def executor_class(backend: str) -> Any:
     )
 
 
-def add_to(cases: dict[str, Case], backend: str, n: int, size: int) -> None:
+def add_to(suite: Any) -> None:
     """futurist as a contender in the spawn case (it has no per-task limit)."""
+    backend = suite.backend.name
     make = executor_class(backend)
-    case = cases["spawn"]
+    case = suite.case("spawn")
     if make is None:
         why = "futurist has no gevent executor" if backend == "gevent" else "not installed"
         case.notes["futurist"] = why
         return
-    case.sides[f"futurist {make.__name__} submit+result"] = submit_side(make, n, size)
+    suite.note_versions("futurist")
+    case.sides[f"futurist {make.__name__} submit+result"] = submit_side(
+        make, suite.sizes.tasks, suite.size
+    )

@@ -14,19 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from greenabc._cli._bench_cases import Case, Sizes, timer_side
-
 from . import celery_pools
+from .common import Side
 
 
-def _kombu_side(backend: Any, sizes: Sizes) -> Any:
+def _kombu_side(suite: Any) -> Side:
     from kombu.asynchronous.timer import Timer
 
     state: dict[str, Any] = {}
 
     def drive(timer: Any, stop: list[bool]) -> None:
         scheduler = iter(timer)
-        sleep = backend.sleep
+        sleep = suite.backend.sleep
         while not stop[0]:
             delay, entry = next(scheduler)
             if entry is None:
@@ -36,7 +35,7 @@ def _kombu_side(backend: Any, sizes: Sizes) -> Any:
 
     def before() -> None:
         state["timer"], state["stop"] = Timer(), [False]
-        state["driver"] = backend.spawn(drive, state["timer"], state["stop"])
+        state["driver"] = suite.backend.spawn(drive, state["timer"], state["stop"])
 
     def after() -> None:
         state["stop"][0] = True
@@ -45,10 +44,11 @@ def _kombu_side(backend: Any, sizes: Sizes) -> Any:
     def schedule(delay: float, fn: Callable[[int], None], i: int) -> object:
         return state["timer"].call_after(delay, fn, (i,))
 
-    return timer_side(schedule, sizes, backend.sleep, before=before, after=after)
+    side: Side = suite.timer_side(schedule, before=before, after=after)
+    return side
 
 
-def _timer_class_side(make: Callable[[], Any], backend: Any, sizes: Sizes) -> Any:
+def _timer_class_side(make: Callable[[], Any], suite: Any) -> Side:
     state: dict[str, Any] = {}
 
     def before() -> None:
@@ -60,14 +60,16 @@ def _timer_class_side(make: Callable[[], Any], backend: Any, sizes: Sizes) -> An
     def schedule(delay: float, fn: Callable[[int], None], i: int) -> object:
         return state["timer"].call_after(delay, fn, (i,))
 
-    return timer_side(schedule, sizes, backend.sleep, before=before, after=after)
+    side: Side = suite.timer_side(schedule, before=before, after=after)
+    return side
 
 
-def add_to(case: Case, backend: Any, sizes: Sizes) -> None:
+def add_to(suite: Any) -> None:
+    case = suite.case("timers")
     if not celery_pools.installed():
         case.notes["celery/kombu timers"] = "not installed"
         return
-    name = backend.name
+    name = suite.backend.name
     if name == "gevent":
         from celery.concurrency.gevent import Timer as CeleryTimer
     elif name == "eventlet":
@@ -75,8 +77,8 @@ def add_to(case: Case, backend: Any, sizes: Sizes) -> None:
     else:
         from celery.utils.timer2 import Timer as CeleryTimer
     label = "celery timer2.Timer (a thread)" if name == "threads" else f"celery {name} Timer"
-    case.sides[label] = _timer_class_side(CeleryTimer, backend, sizes)
-    case.sides["kombu Timer (hub-driven)"] = _kombu_side(backend, sizes)
+    case.sides[label] = _timer_class_side(CeleryTimer, suite)
+    case.sides["kombu Timer (hub-driven)"] = _kombu_side(suite)
     case.notes["kombu Timer (hub-driven)"] = (
         "driven as Hub.fire_timers drives it (every due entry, then poll for the"
         " returned delay, at most 1 ms when idle), without the Hub's 10-per-pass cap"

@@ -3,7 +3,9 @@
 Each backend runs in a process of its own, patched first
 (``python -m greenabc._cli._bench_cases``); this process only draws the
 progress bar and the table, with rich (the ``cli`` extra), imported here and
-nowhere else.
+nowhere else. ``--extend MODULE:FUNCTION`` adds an extension's sides and cases
+to the same rounds (the repository's ``benchmarks/run.py`` is one);
+``--tasks`` sets the tasks and timers per case.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,6 +38,16 @@ def main(argv: list[str]) -> int:
         "--quick", action="store_true", help="fewer tasks and timers: seconds per backend"
     )
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3 quick, 5)")
+    parser.add_argument(
+        "--tasks", type=int, default=None, help="tasks and timers per case (default 100k, 5k quick)"
+    )
+    parser.add_argument(
+        "--extend",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNCTION",
+        help="call FUNCTION(suite) before the rounds, to add sides and cases (repeatable)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     installed = available_backends()
@@ -42,6 +55,9 @@ def main(argv: list[str]) -> int:
     unknown = [name for name in names if name not in installed]
     if unknown:
         raise UsageError(f"unknown backend {unknown[0]!r}; installed: {', '.join(installed)}")
+    for spec in args.extend:
+        if spec.count(":") != 1 or not all(spec.split(":")):
+            raise UsageError(f"--extend {spec!r}: expected MODULE:FUNCTION")
     try:
         from rich.console import Console
     except ImportError:
@@ -51,7 +67,7 @@ def main(argv: list[str]) -> int:
     results: list[dict[str, Any]] = []
     code = 0
     for name in names:
-        result = _measure(console, name, args.quick, args.rounds)
+        result = _measure(console, name, _child(name, args))
         if result is None:
             code = 1
             continue
@@ -63,12 +79,15 @@ def main(argv: list[str]) -> int:
     return code
 
 
-def _child(name: str, quick: bool, rounds: int | None) -> list[str]:
+def _child(name: str, args: Any) -> list[str]:
     command = [sys.executable, "-m", "greenabc._cli._bench_cases", "--backend", name]
-    if quick:
+    if args.quick:
         command.append("--quick")
-    if rounds is not None:
-        command += ["--rounds", str(rounds)]
+    for option in ("rounds", "tasks"):
+        if getattr(args, option) is not None:
+            command += [f"--{option}", str(getattr(args, option))]
+    for spec in args.extend:
+        command += ["--extend", spec]
     return command
 
 
@@ -80,17 +99,20 @@ def _lines(process: subprocess.Popen[str]) -> Iterator[dict[str, Any]]:
             yield event
 
 
-def _measure(console: Any, name: str, quick: bool, rounds: int | None) -> dict[str, Any] | None:
+def _measure(console: Any, name: str, command: list[str]) -> dict[str, Any] | None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     env = {k: v for k, v in os.environ.items() if k != "GREENABC_BACKEND"}
     result: dict[str, Any] | None = None
     errors: list[str] = []
+    # stderr to a file, not a pipe: a pipe nobody reads until the end would
+    # block a child that writes more than its buffer (logs of its cases).
     with (
+        tempfile.TemporaryFile("w+") as stderr_file,
         subprocess.Popen(  # noqa: S603 (this interpreter, our module)
-            _child(name, quick, rounds),
+            command,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=stderr_file,
             text=True,
             env=env,
         ) as process,
@@ -117,7 +139,8 @@ def _measure(console: Any, name: str, quick: bool, rounds: int | None) -> dict[s
             process.wait(CHILD_TIMEOUT)
         except subprocess.TimeoutExpired:
             process.kill()
-        stderr = process.stderr.read() if process.stderr else ""
+        stderr_file.seek(0)
+        stderr = stderr_file.read()
     for error in errors:
         console.print(f"[yellow]{name}: {error}[/]")
     if result is None or process.returncode:
@@ -133,9 +156,18 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:.2f} µs" if value < 100 else f"{value:.0f} µs"
 
 
-def _main_figure(side: dict[str, Any]) -> str:
-    key = "us" if "us" in side else "cpu_us"
-    return _fmt(side[key]["median"], "us") if key in side else "error"
+def _figure(side: dict[str, Any], key: str) -> str:
+    """A side's median of metric *key*, µs formatted; any other metric named."""
+    if key not in side:
+        return "error"
+    value = side[key]["median"]
+    return _fmt(value, "us") if key in ("us", "cpu_us") else f"{value:.3g} {key}"
+
+
+def _main_key(case: dict[str, Any], side: dict[str, Any]) -> str:
+    """The metric a row shows: the case's first ratio metric, else the side's first."""
+    metrics = case.get("metrics") or [k for k in side if k != "errors"]
+    return str(metrics[0]) if metrics else "us"
 
 
 def _ratio(stats: dict[str, float] | None) -> str:
@@ -157,8 +189,9 @@ def _show(console: Any, result: dict[str, Any]) -> None:
         table.add_column(column, justify="left" if left else "right", overflow="fold")
     for case in result["cases"]:
         ours = case["sides"][case["ours"]]
+        key = _main_key(case, ours)
         if not case["ratios"]:  # nothing to contend on this backend: ours alone
-            table.add_row(case["label"], "(no peer)", _main_figure(ours), "", "")
+            table.add_row(case["label"], "(no peer)", _figure(ours, key), "", "")
         first = True
         for contender, ratios in case["ratios"].items():
             theirs = case["sides"][contender]
@@ -168,11 +201,7 @@ def _show(console: Any, result: dict[str, Any]) -> None:
                 _timer_rows(table, label, contender, ours, theirs, ratios)
                 continue
             table.add_row(
-                label,
-                contender,
-                _fmt(ours["us"]["median"], "us") if "us" in ours else "error",
-                _fmt(theirs["us"]["median"], "us") if "us" in theirs else "error",
-                _ratio(ratios.get("us")),
+                label, contender, _figure(ours, key), _figure(theirs, key), _ratio(ratios.get(key))
             )
     console.print(table)
 

@@ -1,37 +1,31 @@
-"""What ``greenabc bench`` measures, and the rounds that measure it.
+"""What ``greenabc bench`` measures: greenabc's pool, Timer and timeout
+scopes against the raw engine's, one backend per process, patched first, in
+the rounds of ``_bench_rounds``.
 
-A *case* is one piece of work done by several *sides*: greenabc's (``ours``)
-and its contenders (the raw engine's, ...). Each side runs the whole work once
-and returns its metrics (``{"us": per-operation microseconds, ...}``). One
-process measures one backend, patched first; each round runs every case's
-sides in a shuffled order, and each round's ratio (ours / contender) is taken
-within the round, so drift on a busy machine hits both sides alike. The
-summary gives the median and the min-max of those per-round ratios, never a
-ratio of medians.
-
-``python -m greenabc._cli._bench_cases --backend NAME [--quick] [--rounds N]``
-runs in a process of its own and prints one JSON object a line: progress, then
-the result. ``greenabc bench`` drives it; ``benchmarks/run.py`` adds sides and
-cases of its own to the same rounds. Nothing here imports an engine at import
-time: the engine is imported by the cases, after patching.
+``python -m greenabc._cli._bench_cases --backend NAME [--quick] [--tasks N]
+[--rounds N] [--extend MODULE:FUNCTION]`` runs in a process of its own and
+prints one JSON object a line: progress, then the result. ``greenabc bench``
+drives it. ``--extend`` hands a :class:`Suite` to FUNCTION before the rounds:
+that is how the repository's ``benchmarks/run.py`` adds its peers (Celery,
+kombu, futurist, ...) to the same rounds without importing this module.
+Nothing here imports an engine at import time: the engine is imported by the
+cases, after patching.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
-import json
+import functools
+import importlib
+import os
 import random
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-Metrics = dict[str, float]
-Side = Callable[[], Metrics]
+from ._bench_rounds import Case, Metrics, Side, emit_line, run_rounds, versions
 
 POOL_SIZE = 1000
 TASK_TIMEOUT = 10.0  # a per-task limit that never expires: its bookkeeping is the cost
@@ -47,35 +41,36 @@ class Sizes:
 
 
 FULL = Sizes(tasks=100_000, timers=100_000, scopes=100_000)
-QUICK = Sizes(tasks=10_000, timers=10_000, scopes=20_000)
 CLI_QUICK = Sizes(tasks=5_000, timers=5_000, scopes=20_000, window=0.25)
+MIN_SCOPES = 20_000  # fewer scope entries are too short to time
 
 
-@dataclass
-class Case:
-    """One piece of work; ``sides[ours]`` is greenabc's, the rest contend."""
-
-    name: str
-    title: str
-    unit: str  # of the main metric, "us"
-    ours: str
-    sides: dict[str, Side]
-    # Metrics whose per-round ratio (ours / contender) is summarised.
-    ratio_metrics: tuple[str, ...] = ("us",)
-    label: str = ""  # short, for a narrow table
-    notes: dict[str, str] = field(default_factory=dict)  # side -> footnote
+def sizes_for(quick: bool, tasks: int | None) -> Sizes:
+    """--quick's sizes or the full ones, with --tasks (tasks and timers) if given."""
+    base = CLI_QUICK if quick else FULL
+    if tasks is None:
+        return base
+    return Sizes(tasks, tasks, max(tasks, MIN_SCOPES), base.window)
 
 
 def noop() -> None:
     return None
 
 
+def default_size(backend_name: str) -> int:
+    """The pool size the cases use: ThreadPoolExecutor's default worker count
+    on threads (both sides' default), POOL_SIZE on the green engines."""
+    if backend_name == "threads":
+        return min(32, (os.cpu_count() or 1) + 4)
+    return POOL_SIZE
+
+
 # -- spawn+complete ------------------------------------------------------------
 
 
-def _greenabc_spawn(backend: Any, n: int, timeout: float | None) -> Side:
+def _greenabc_spawn(backend: Any, n: int, timeout: float | None, size: int) -> Side:
     def run() -> Metrics:
-        pool = backend.create_pool(POOL_SIZE)
+        pool = backend.create_pool(size)
         try:
             started = time.perf_counter()
             if timeout is None:
@@ -91,9 +86,9 @@ def _greenabc_spawn(backend: Any, n: int, timeout: float | None) -> Side:
     return run
 
 
-def _greenabc_apply(backend: Any, n: int, timeout: float | None) -> Side:
+def _greenabc_apply(backend: Any, n: int, timeout: float | None, size: int) -> Side:
     def run() -> Metrics:
-        pool = backend.create_pool(POOL_SIZE)
+        pool = backend.create_pool(size)
         done: list[None] = []  # append is atomic: callbacks may run in threads
 
         def callback(_: object) -> None:
@@ -131,14 +126,14 @@ def _within(timeout_cls: Any, seconds: float) -> Callable[[], None]:
     return limited
 
 
-def _gevent_spawn_sides(n: int, timeout: float | None, apply: bool) -> dict[str, Side]:
+def _gevent_spawn_sides(n: int, timeout: float | None, apply: bool, size: int) -> dict[str, Side]:
     import gevent
     import gevent.pool
 
     fn = noop if timeout is None else _within(gevent.Timeout, timeout)
 
     def spawn_join() -> Metrics:
-        pool = gevent.pool.Pool(POOL_SIZE)
+        pool = gevent.pool.Pool(size)
 
         def work() -> None:
             for _ in range(n):
@@ -148,7 +143,7 @@ def _gevent_spawn_sides(n: int, timeout: float | None, apply: bool) -> dict[str,
         return _timed(n, work)
 
     def apply_async() -> Metrics:
-        pool = gevent.pool.Pool(POOL_SIZE)
+        pool = gevent.pool.Pool(size)
         done: list[None] = []  # append is atomic: callbacks may run in threads
 
         def callback(_: object) -> None:
@@ -168,14 +163,14 @@ def _gevent_spawn_sides(n: int, timeout: float | None, apply: bool) -> dict[str,
     return {"gevent Pool.spawn": spawn_join}
 
 
-def _eventlet_spawn_sides(n: int, timeout: float | None, apply: bool) -> dict[str, Side]:
+def _eventlet_spawn_sides(n: int, timeout: float | None, apply: bool, size: int) -> dict[str, Side]:
     import eventlet
 
     fn = noop if timeout is None else _within(eventlet.Timeout, timeout)
 
     def spawn(method: str) -> Side:
         def run() -> Metrics:
-            pool = eventlet.GreenPool(POOL_SIZE)
+            pool = eventlet.GreenPool(size)
             start = getattr(pool, method)
 
             def work() -> None:
@@ -188,7 +183,7 @@ def _eventlet_spawn_sides(n: int, timeout: float | None, apply: bool) -> dict[st
         return run
 
     def spawn_n_callback() -> Metrics:
-        pool = eventlet.GreenPool(POOL_SIZE)
+        pool = eventlet.GreenPool(size)
         done: list[None] = []  # append is atomic: callbacks may run in threads
 
         def call(cb: Callable[[object], None]) -> None:
@@ -212,13 +207,11 @@ def _eventlet_spawn_sides(n: int, timeout: float | None, apply: bool) -> dict[st
     }
 
 
-def _threads_spawn_sides(n: int, timeout: float | None, apply: bool) -> dict[str, Side]:
+def _threads_spawn_sides(n: int, timeout: float | None, apply: bool, size: int) -> dict[str, Side]:
     from concurrent.futures import ThreadPoolExecutor
 
-    workers = _thread_workers()
-
     def submit() -> Metrics:
-        with ThreadPoolExecutor(max_workers=workers) as executor:
+        with ThreadPoolExecutor(max_workers=size) as executor:
 
             def work() -> None:
                 futures = [executor.submit(noop) for _ in range(n)]
@@ -233,7 +226,7 @@ def _threads_spawn_sides(n: int, timeout: float | None, apply: bool) -> dict[str
         def callback(_: object) -> None:
             done.append(None)
 
-        executor = ThreadPoolExecutor(max_workers=workers)
+        executor = ThreadPoolExecutor(max_workers=size)
         started = time.perf_counter()
         for _ in range(n):
             executor.submit(noop).add_done_callback(callback)
@@ -246,12 +239,6 @@ def _threads_spawn_sides(n: int, timeout: float | None, apply: bool) -> dict[str
     return {f"{name} submit+result": submit}
 
 
-def _thread_workers() -> int:
-    import os
-
-    return min(32, (os.cpu_count() or 1) + 4)  # both sides' default
-
-
 SPAWN_MODES = {
     # name: (title, apply_async with a callback?, per-task timeout)
     "spawn": ("spawn+complete", False, None),
@@ -261,36 +248,23 @@ SPAWN_MODES = {
 }
 
 
-def spawn_cases(
-    backend: Any, sizes: Sizes, modes: Sequence[str] = tuple(SPAWN_MODES)
-) -> list[Case]:
+def spawn_case(backend: Any, n: int, mode: str, size: int, name: str = "") -> Case:
+    """*n* tasks by *mode* (a SPAWN_MODES key) on greenabc's pool and the raw
+    engine's, both at *size* (workers, on threads)."""
     raw_sides = {
         "gevent": _gevent_spawn_sides,
         "eventlet": _eventlet_spawn_sides,
         "threads": _threads_spawn_sides,
     }[backend.name]
-    size = _thread_workers() if backend.name == "threads" else POOL_SIZE
-    cases = []
-    for mode in modes:
-        title, apply, timeout = SPAWN_MODES[mode]
-        n = sizes.tasks
-        ours = (_greenabc_apply if apply else _greenabc_spawn)(_Sized(backend, size), n, timeout)
-        label = "greenabc " + ("apply_async" if apply else "spawn")
-        sides = {label: ours, **raw_sides(n, timeout, apply)}
-        full = f"{title} ({n:,} tasks, size {size})"
-        short = f"{title.replace(', per-task timeout', ' +timeout')} x{n:,}"
-        cases.append(Case(mode, full, "us", label, sides, label=short))
-    return cases
-
-
-class _Sized:
-    """The backend, with create_pool() at the size the case measures."""
-
-    def __init__(self, backend: Any, size: int) -> None:
-        self.backend, self.size = backend, size
-
-    def create_pool(self, size: int) -> Any:
-        return self.backend.create_pool(self.size)
+    title, apply, timeout = SPAWN_MODES[mode]
+    ours = (_greenabc_apply if apply else _greenabc_spawn)(backend, n, timeout, size)
+    label = "greenabc " + ("apply_async" if apply else "spawn")
+    sides = {label: ours, **raw_sides(n, timeout, apply, size)}
+    full = f"{title} ({n:,} tasks, size {size})"
+    short = f"{title.replace(', per-task timeout', ' +timeout')} x{n:,}"
+    if size != default_size(backend.name):
+        short += f" size {size}"
+    return Case(name or mode, full, "us", label, sides, label=short)
 
 
 # -- timers ----------------------------------------------------------------------
@@ -416,6 +390,7 @@ def scope_cases(backend: Any, sizes: Sizes) -> list[Case]:
     import greenabc
 
     raw = {f"{backend.name}.Timeout(10)": scope(engine.Timeout)}
+    named = f"greenabc.timeout(10, backend={backend.name!r})"
     return [
         Case(
             "scope",
@@ -433,6 +408,14 @@ def scope_cases(backend: Any, sizes: Sizes) -> list[Case]:
             {"greenabc.timeout(10)": scope(greenabc.timeout), **raw},
             label="greenabc.timeout()",
         ),
+        Case(
+            "scope_named",
+            f"timeout scope enter+exit, module-level function, backend named ({n:,})",
+            "us",
+            named,
+            {named: scope(functools.partial(greenabc.timeout, backend=backend.name)), **raw},
+            label="greenabc.timeout(backend=)",
+        ),
     ]
 
 
@@ -440,99 +423,77 @@ def engine_cases(
     backend: Any, sizes: Sizes, modes: Sequence[str] = tuple(SPAWN_MODES)
 ) -> list[Case]:
     """The cases ``greenabc bench`` runs on one (patched) backend."""
+    size = default_size(backend.name)
     return [
-        *spawn_cases(backend, sizes, modes),
+        *(spawn_case(backend, sizes.tasks, mode, size) for mode in modes),
         timer_case(backend, sizes),
         *scope_cases(backend, sizes),
     ]
 
 
-# -- rounds ------------------------------------------------------------------------
+@dataclass
+class Suite:
+    """What ``--extend MODULE:FUNCTION`` hands FUNCTION, after patching and
+    before the rounds: the backend, the sizes, the cases so far (add sides to
+    them, or cases of your own) and the means to build sides measured exactly
+    as greenabc's are. Every case added runs in the same rounds, by the same
+    method."""
+
+    backend: Any
+    sizes: Sizes
+    cases: list[Case]
+    versions: dict[str, str]
+
+    @property
+    def size(self) -> int:
+        return default_size(self.backend.name)
+
+    def case(self, name: str) -> Case | None:
+        return next((case for case in self.cases if case.name == name), None)
+
+    def add(
+        self,
+        name: str,
+        title: str,
+        ours: str,
+        sides: dict[str, Side],
+        *,
+        unit: str = "us",
+        ratio_metrics: tuple[str, ...] = ("us",),
+        label: str = "",
+        notes: dict[str, str] | None = None,
+    ) -> Case:
+        """A case of the extension's own; *ours* names greenabc's side (with
+        no ratio metrics, every side is reported on its own)."""
+        case = Case(name, title, unit, ours, sides, ratio_metrics, label, notes or {})
+        self.cases.append(case)
+        return case
+
+    def add_spawn(self, mode: str, size: int, name: str) -> Case:
+        """The spawn case *mode* (a SPAWN_MODES key) at another pool size."""
+        case = spawn_case(self.backend, self.sizes.tasks, mode, size, name)
+        self.cases.append(case)
+        return case
+
+    def timer_side(
+        self,
+        schedule: Callable[[float, Callable[[int], None], int], object],
+        *,
+        before: Callable[[], object] = noop,
+        after: Callable[[], object] = noop,
+    ) -> Side:
+        """A contender for the ``timers`` case, timed as greenabc's Timer is."""
+        return timer_side(schedule, self.sizes, self.backend.sleep, before=before, after=after)
+
+    def note_versions(self, *dists: str) -> None:
+        """Report these distributions' versions with the results."""
+        self.versions.update(versions(dists))
 
 
-def run_rounds(
-    cases: Sequence[Case], rounds: int, emit: Callable[[dict[str, Any]], None], seed: int = 0
-) -> dict[str, Any]:
-    """Run every case ``rounds`` times, sides shuffled each round; summarise
-    each side's metrics and each contender's per-round ratios."""
-    order = random.Random(seed)  # noqa: S311 (an order, not a secret)
-    raw: dict[str, dict[str, list[Metrics]]] = {c.name: {s: [] for s in c.sides} for c in cases}
-    steps, step = rounds * len(cases), 0
-    for r in range(rounds):
-        for case in cases:
-            emit(
-                {
-                    "event": "progress",
-                    "step": step,
-                    "steps": steps,
-                    "label": f"{case.name} r{r + 1}",
-                }
-            )
-            sides = list(case.sides.items())
-            order.shuffle(sides)
-            for name, side in sides:
-                gc.collect()
-                try:
-                    raw[case.name][name].append(side())
-                except Exception as exc:  # a contender that breaks is reported, not fatal
-                    raw[case.name][name].append({"error": 1.0})
-                    emit({"event": "error", "case": case.name, "side": name, "error": repr(exc)})
-            step += 1
-    emit({"event": "progress", "step": steps, "steps": steps, "label": "done"})
-    return {"rounds": rounds, "cases": [summarise(case, raw[case.name]) for case in cases]}
-
-
-def _stats(values: Sequence[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
-def summarise(case: Case, runs: dict[str, list[Metrics]]) -> dict[str, Any]:
-    sides: dict[str, Any] = {}
-    for name, per_round in runs.items():
-        ok = [m for m in per_round if "error" not in m]
-        keys = ok[0].keys() if ok else ()
-        sides[name] = {key: _stats([m[key] for m in ok]) for key in keys}
-        if len(ok) < len(per_round):
-            sides[name]["errors"] = len(per_round) - len(ok)
-    ratios: dict[str, Any] = {}
-    ours = runs[case.ours]
-    for name, per_round in runs.items():
-        if name == case.ours:
-            continue
-        ratios[name] = {}
-        for key in case.ratio_metrics:
-            values = [
-                a[key] / b[key]
-                for a, b in zip(ours, per_round, strict=True)
-                if key in a and key in b and b[key] > 0 and a[key] < float("inf")
-            ]
-            if values:
-                ratios[name][key] = _stats(values)
-    return {
-        "name": case.name,
-        "title": case.title,
-        "label": case.label or case.name,
-        "unit": case.unit,
-        "ours": case.ours,
-        "sides": sides,
-        "ratios": ratios,
-        "notes": case.notes,
-    }
-
-
-def emit_line(event: dict[str, Any]) -> None:
-    print(json.dumps(event), flush=True)
-
-
-def versions() -> dict[str, str]:
-    import importlib.metadata as md
-    import platform
-
-    found = {"python": platform.python_version()}
-    for dist in ("greenabc", "gevent", "eventlet", "greenlet", "celery", "kombu", "futurist"):
-        with contextlib.suppress(md.PackageNotFoundError):
-            found[dist] = md.version(dist)
-    return found
+def _load(spec: str) -> Callable[[Suite], object]:
+    module, function = spec.split(":")  # checked by greenabc bench
+    hook: Callable[[Suite], object] = getattr(importlib.import_module(module), function)
+    return hook
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -541,17 +502,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--backend", required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--tasks", type=int, default=None)
+    parser.add_argument("--extend", action="append", default=[], metavar="MODULE:FUNCTION")
     args = parser.parse_args(argv)
     import greenabc
 
     if args.backend != "threads":
         greenabc.patch(args.backend)
     backend = greenabc.get_backend(args.backend)
-    sizes = CLI_QUICK if args.quick else FULL
+    sizes = sizes_for(args.quick, args.tasks)
     modes = ("spawn", "spawn_timeout") if args.quick else tuple(SPAWN_MODES)
     rounds = args.rounds or (3 if args.quick else 5)
-    result = run_rounds(engine_cases(backend, sizes, modes), rounds, emit_line)
-    emit_line({"event": "result", "backend": backend.name, "versions": versions(), **result})
+    suite = Suite(backend, sizes, engine_cases(backend, sizes, modes), versions())
+    for spec in args.extend:
+        _load(spec)(suite)
+    result = run_rounds(suite.cases, rounds, emit_line)
+    emit_line({"event": "result", "backend": backend.name, "versions": suite.versions, **result})
     return 0
 
 

@@ -1,59 +1,37 @@
-"""greenabc's primitives against the raw engine's own, as ratios measured in
-the same run and round. One backend per process, patched first:
-
-    python benchmarks/bench_primitives.py --backend gevent [--rounds 7] [--json]
-
-For each primitive, each round times greenabc's object (made by the
-backend, as ``greenabc.Event()`` makes it) and the engine's own doing the same
-operations, the two sides alternating which goes first, with the garbage
-collector run before each; the per-round ratio is greenabc / raw. Reported:
-the median and the min-max of those ratios, and the median cost of each side.
+"""greenabc's primitives against the raw engine's own, in the same rounds as
+every other case: per round, greenabc's object (made by the backend, as
+``greenabc.Event()`` makes it) and the engine's own do the same operations,
+in a shuffled order, and the ratio greenabc / raw is taken within the round.
+Each side warms up (a few hundred operations) before it is timed.
 
 The raw engine's own: gevent's ``gevent.event.Event``, ``gevent.lock.*``,
 ``gevent.queue.Queue``, ``gevent.local.local``, the hub's threadpool;
 eventlet's ``eventlet.queue.Queue``, ``eventlet.lock.Lock``,
 ``eventlet.semaphore.Semaphore``, ``tpool.execute`` and, where eventlet has no
 class of its own with the stdlib's API (Event, RLock, Condition), the patched
-``threading`` one; on threads, ``threading`` and ``queue``.
+``threading`` one; on threads, ``threading`` and ``queue``. Green threads for
+the hand-off cases are the engine's own on both sides.
 """
 
 from __future__ import annotations
 
-import sys
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
+from .common import Metrics, Side, noop
 
-def _backend_name(argv: list[str]) -> str:
-    for i, arg in enumerate(argv):
-        if arg == "--backend" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith("--backend="):
-            return arg.split("=", 1)[1]
-    return "threads"
-
-
-import greenabc  # noqa: E402
-
-NAME = _backend_name(sys.argv[1:])
-greenabc.patch(NAME)  # first, as an application would
-
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import queue  # noqa: E402
-import statistics  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
-
-backend = greenabc.get_backend(NAME)
 N = 20_000  # operations per side per round (fewer for the slow ones)
+WARM_UP = 200
+PREFIX = "primitive/"
 
 
-def raw_primitives() -> dict[str, Any]:
+def raw_primitives(name: str) -> dict[str, Any]:
     """The engine's own, by the names greenabc uses."""
-    if NAME == "gevent":
+    if name == "gevent":
         import gevent
         import gevent.event
         import gevent.local
@@ -75,7 +53,7 @@ def raw_primitives() -> dict[str, Any]:
             "spawn": gevent.spawn,
             "join": lambda g: g.join(),
         }
-    if NAME == "eventlet":
+    if name == "eventlet":
         import eventlet
         import eventlet.corolocal
         import eventlet.lock
@@ -117,27 +95,6 @@ def raw_primitives() -> dict[str, Any]:
     }
 
 
-RAW = raw_primitives()
-OURS: dict[str, Any] = {
-    "Event": backend.Event,
-    "Lock": backend.Lock,
-    "RLock": backend.RLock,
-    "Semaphore": backend.Semaphore,
-    "BoundedSemaphore": backend.BoundedSemaphore,
-    "Condition": backend.Condition,
-    "Queue": backend.Queue,
-    "local": backend.local,
-    "to_thread": backend.to_thread,
-}
-
-
-def noop() -> None:
-    return None
-
-
-# Each case: (description, ops per side, function(primitives, n) -> seconds).
-
-
 def event_cycle(p: dict[str, Any], n: int) -> float:
     ev = p["Event"]()
     started = time.perf_counter()
@@ -158,7 +115,7 @@ def event_construct(p: dict[str, Any], n: int) -> float:
 
 
 def event_module_level(p: dict[str, Any], n: int) -> float:
-    make = greenabc.Event if p is OURS else p["Event"]
+    make = p["module Event"]
     started = time.perf_counter()
     for _ in range(n):
         make()
@@ -218,10 +175,10 @@ def queue_handoff(p: dict[str, Any], n: int) -> float:
             q.get()
 
     started = time.perf_counter()
-    a = RAW["spawn"](produce)
-    b = RAW["spawn"](consume)
-    RAW["join"](a)
-    RAW["join"](b)
+    a = p["spawn"](produce)
+    b = p["spawn"](consume)
+    p["join"](a)
+    p["join"](b)
     return time.perf_counter() - started
 
 
@@ -236,12 +193,12 @@ def event_ping_pong(p: dict[str, Any], n: int) -> float:
             pong.set()
 
     started = time.perf_counter()
-    g = RAW["spawn"](other)
+    g = p["spawn"](other)
     for _ in range(n):
         ping.set()
         pong.wait()
         pong.clear()
-    RAW["join"](g)
+    p["join"](g)
     return time.perf_counter() - started
 
 
@@ -280,71 +237,41 @@ CASES: list[tuple[str, int, Callable[[dict[str, Any], int], float]]] = [
 ]
 
 
-def measure(rounds: int) -> list[dict[str, Any]]:
-    results = []
+def side(case: Callable[[dict[str, Any], int], float], p: dict[str, Any], n: int) -> Side:
+    def run() -> Metrics:
+        case(p, min(n, WARM_UP))
+        return {"ns": case(p, n) / n * 1e9}
+
+    return run
+
+
+def add(suite: Any) -> None:
+    import greenabc
+
+    backend = suite.backend
+    raw = raw_primitives(backend.name)
+    ours: dict[str, Any] = {
+        "Event": backend.Event,
+        "module Event": greenabc.Event,
+        "Lock": backend.Lock,
+        "RLock": backend.RLock,
+        "Semaphore": backend.Semaphore,
+        "BoundedSemaphore": backend.BoundedSemaphore,
+        "Condition": backend.Condition,
+        "Queue": backend.Queue,
+        "local": backend.local,
+        "to_thread": backend.to_thread,
+        "spawn": raw["spawn"],
+        "join": raw["join"],
+    }
+    raw["module Event"] = raw["Event"]
     for title, n, case in CASES:
-        ours, raw, ratios = [], [], []
-        case(OURS, min(n, 200))  # warm up both
-        case(RAW, min(n, 200))
-        for r in range(rounds):
-            sides = [(OURS, ours), (RAW, raw)]
-            if r % 2:
-                sides.reverse()
-            for prims, into in sides:
-                gc.collect()
-                into.append(case(prims, n) / n)
-            ratios.append(ours[-1] / raw[-1])
-        results.append(
-            {
-                "case": title,
-                "ours_ns": statistics.median(ours) * 1e9,
-                "raw_ns": statistics.median(raw) * 1e9,
-                "ratio_median": statistics.median(ratios),
-                "ratio_min": min(ratios),
-                "ratio_max": max(ratios),
-            }
+        suite.add(
+            PREFIX + re.sub(r"\W+", "_", title.lower()).strip("_"),
+            title,
+            "greenabc",
+            {"greenabc": side(case, ours, n), "raw": side(case, raw, n)},
+            unit="ns",
+            ratio_metrics=("ns",),
+            label=title,
         )
-    return results
-
-
-def kind(name: str) -> str:
-    """Native (the engine's own class) or derived by the core."""
-    made = OURS[name]() if name in ("Event", "Lock", "RLock", "Queue", "local") else None
-    if name in ("Semaphore", "BoundedSemaphore"):
-        made = OURS[name](1)
-    if name == "Condition":
-        made = OURS[name]()
-    module = type(made).__module__
-    return "derived" if module.startswith("greenabc._core") else f"native ({module})"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="threads")
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    results = measure(args.rounds)
-    names = ("Event", "Lock", "RLock", "Semaphore", "BoundedSemaphore", "Condition", "Queue")
-    kinds = {name: kind(name) for name in (*names, "local")}
-    if args.json:
-        print(json.dumps({"backend": NAME, "kinds": kinds, "results": results}, indent=2))
-        return
-    print(
-        f"backend {NAME}, Python {platform.python_version()}, {args.rounds} rounds,"
-        " ratio = greenabc / raw (median, min-max)"
-    )
-    print("| case | raw | greenabc | ratio (median) | min-max |")
-    print("|---|---|---|---|---|")
-    for row in results:
-        print(
-            f"| {row['case']} | {row['raw_ns']:.0f} ns | {row['ours_ns']:.0f} ns"
-            f" | {row['ratio_median']:.2f}x | {row['ratio_min']:.2f}-{row['ratio_max']:.2f}x |"
-        )
-    print()
-    for name, how in kinds.items():
-        print(f"{name}: {how}")
-
-
-if __name__ == "__main__":
-    main()
