@@ -50,9 +50,39 @@ def send_async_interrupt(ident: int, exc_type: type[BaseException]) -> None:
     Safe on CPython 3.11 under a tracer (see the module's docstring)."""
     if _set_async_exc is None:
         return
-    if _TRACING_STALLS and _traced():  # first: a traced caller stalls once it has sent
-        _withdrawals.add(ident)
-    _set_async_exc(ctypes.c_ulong(ident), ctypes.py_object(exc_type))
+    with _shield_lock:
+        if ident in _shielded:  # mid-operation: dropped; greenabc re-sends its interrupts
+            return
+        if _TRACING_STALLS and _traced():  # first: a traced caller stalls once it has sent
+            _withdrawals.add(ident)
+        _set_async_exc(ctypes.c_ulong(ident), ctypes.py_object(exc_type))
+
+
+_shield_lock = threading.Lock()
+_shielded: set[int] = set()
+
+
+def shield() -> None:
+    """From here until :func:`unshield`, no interrupt is sent to the calling
+    thread (one arriving meanwhile is dropped: greenabc re-sends kills,
+    hard timeouts and scope expiries every 10 ms). One sent before is raised
+    here, so a caller that shields, then moves data, then unshields is never
+    interrupted half-way. Keep the shielded part to a few lines that cannot
+    block."""
+    me = threading.get_ident()
+    try:
+        with _shield_lock:
+            _shielded.add(me)
+        _checkpoint()  # one sent before the shield is raised here, before anything moves
+    except BaseException:
+        unshield()
+        raise
+
+
+def unshield() -> None:
+    """End the calling thread's :func:`shield`."""
+    with _shield_lock:
+        _shielded.discard(threading.get_ident())
 
 
 def _traced() -> bool:

@@ -36,6 +36,7 @@ from ._sync import (
     DerivedRLock,
     DerivedSemaphore,
 )
+from ._thread_queue import ThreadQueue
 
 T = TypeVar("T")
 
@@ -205,7 +206,7 @@ class OSThreadEngineBase(_EngineBase):
         return threading.Condition(lock)  # type: ignore[arg-type]
 
     def Queue(self, maxsize: int = 0) -> SyncQueue:  # noqa: N802
-        return queue.Queue(maxsize)
+        return ThreadQueue(maxsize)  # queue.Queue, but an interrupt cannot split get/put
 
     def local(self) -> Any:
         return threading.local()

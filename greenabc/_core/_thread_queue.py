@@ -1,0 +1,82 @@
+"""``queue.Queue`` whose ``get`` and ``put`` an interrupt cannot split.
+
+On OS threads an interrupt is an asynchronous exception, raised at whatever
+bytecode the thread is at. In ``queue.Queue.get`` it can land after the item
+left the queue and before ``get`` returns it (in ``notify``, in the lock's
+``__exit__``): the item is lost. Here the moving part (take or add the item,
+notify, release the lock) runs shielded (``_async_interrupt.shield``): an
+interrupt lands while the call waits, when nothing has moved, or after it
+returned. What the caller does with the returned item is the caller's own
+window (docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import queue
+from time import monotonic
+from typing import Any
+
+from ._async_interrupt import shield, unshield
+
+
+class ThreadQueue(queue.Queue):  # type: ignore[type-arg]
+    """``queue.Queue``, interrupt-safe (see the module docstring)."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        cond = self.not_empty
+        cond.acquire()
+        try:
+            self._wait(cond, self._qsize, block, timeout, queue.Empty)
+            shield()  # raises an interrupt sent before: nothing has moved
+        except BaseException:
+            cond.release()
+            raise
+        try:
+            item = self._get()
+            self.not_full.notify()
+        finally:
+            cond.release()
+            unshield()
+        return item
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        cond = self.not_full
+        cond.acquire()
+        try:
+            if self.maxsize > 0:
+                self._wait(cond, self._has_room, block, timeout, queue.Full)
+            shield()
+        except BaseException:
+            cond.release()
+            raise
+        try:
+            self._put(item)
+            self.unfinished_tasks += 1
+            self.not_empty.notify()
+        finally:
+            cond.release()
+            unshield()
+
+    def _has_room(self) -> int:
+        return int(self._qsize() < self.maxsize)
+
+    @staticmethod
+    def _wait(
+        cond: Any, ready: Any, block: bool, timeout: float | None, empty_or_full: type[Exception]
+    ) -> None:
+        """queue.Queue's waiting rules, with *cond* held."""
+        if not block:
+            if not ready():
+                raise empty_or_full
+        elif timeout is None:
+            while not ready():
+                cond.wait()
+        elif timeout < 0:
+            raise ValueError("'timeout' must be a non-negative number")
+        else:
+            end = monotonic() + timeout
+            while not ready():
+                remaining = end - monotonic()
+                if remaining <= 0.0:
+                    raise empty_or_full
+                cond.wait(remaining)
