@@ -296,13 +296,22 @@ def test_current_task_says_the_outcome_is_decided(pool: greenabc.Pool) -> None:
         me = greenabc.current_task()
         assert me is not None
         seen.append((me.ready(), None))
+        noted = False
         try:
             busy(0.3)
             time.sleep(1.0)
         except BaseException:  # a blocking finally, a broad handler
-            me = greenabc.current_task()
-            assert me is not None
-            seen.append((me.ready(), getattr(me, "outcome", None)))
+            pass
+        while not noted:  # on threads the interrupt comes again every few ms, anywhere
+            try:
+                me = greenabc.current_task()
+                assert me is not None
+                entry = (me.ready(), getattr(me, "outcome", None))
+                if len(seen) < 2:
+                    seen.append(entry)
+                noted = True
+            except BaseException:
+                pass
 
     task = pool.apply_async(body, timeout=0.05)
     with pytest.raises(greenabc.TaskTimedOut):
