@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from greenabc.adapter import Capabilities, EngineBackend
-from greenabc.interfaces import EventLike, LockLike, Portal, QueueLike, SemaphoreLike
+from greenabc.interfaces import Portal, QueueLike
 
 T = TypeVar("T")
 
@@ -131,26 +131,18 @@ class NaiveThreadEngine:
                 ctypes.c_ulong(handle), ctypes.py_object(exc_type)
             )
 
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-    def event(self) -> EventLike:
-        return threading.Event()
-
-    def lock(self) -> LockLike:
-        return threading.Lock()
-
-    def semaphore(self, value: int) -> SemaphoreLike:
-        return threading.Semaphore(value)
+    # The standard library's own primitives, as they are.
+    sleep = staticmethod(time.sleep)
+    monotonic = staticmethod(time.monotonic)
+    event = staticmethod(threading.Event)
+    lock = staticmethod(threading.Lock)
+    semaphore = staticmethod(threading.Semaphore)
 
     def queue(self) -> QueueLike:
         return queue.SimpleQueue()
 
     def call_later(self, delay: float, fn: Callable[..., object], /, *args: Any) -> _Call:
         return self._scheduler.call_later(delay, fn, args)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
     def to_thread(self, fn: Callable[[], T]) -> T:
         return fn()  # the caller is an OS thread already: blocking it stalls nobody
