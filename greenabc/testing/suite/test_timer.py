@@ -159,9 +159,9 @@ def test_repeating_entry_cancelled_from_its_own_callback(timer: greenabc.Timer) 
         fired.append(1)
         box[0].cancel()
 
-    box.append(timer.call_repeatedly(0.01, once))
-    assert wait_until(lambda: bool(fired))
-    time.sleep(0.1)  # ten intervals
+    box.append(timer.call_repeatedly(AHEAD, once))  # in the box before it is due
+    assert wait_until(lambda: bool(fired), AHEAD + PROMPT)
+    time.sleep(3 * AHEAD)
     assert fired == [1]
 
 
@@ -213,7 +213,7 @@ def test_bad_delays_are_refused(timer: greenabc.Timer, seconds: Any) -> None:
 
 def test_clear_from_a_callback_cancels_the_rest_of_its_batch(timer: greenabc.Timer) -> None:
     fired: list[str] = []
-    when = time.monotonic() + 0.05
+    when = time.monotonic() + AHEAD  # all scheduled before any is due
 
     def clearer() -> None:
         fired.append("clearer")
@@ -221,7 +221,7 @@ def test_clear_from_a_callback_cancels_the_rest_of_its_batch(timer: greenabc.Tim
 
     timer.call_at(when, clearer)
     timer.call_at(when, fired.append, "victim")  # due at the same moment: same batch
-    assert wait_until(lambda: bool(fired))
+    assert wait_until(lambda: bool(fired), AHEAD + PROMPT)
     time.sleep(0.05)
     assert fired == ["clearer"]
     assert timer.queue == []
@@ -231,16 +231,16 @@ def test_stop_from_a_callback_stops_a_repeating_entry_of_its_batch(
     timer: greenabc.Timer,
 ) -> None:
     fired: list[str] = []
-    first = time.monotonic() + 0.05
+    first = time.monotonic() + AHEAD  # all scheduled before any is due
 
     def stopper() -> None:
         fired.append("stopper")
         timer.stop()
 
     timer.call_at(first, stopper)
-    repeating = timer.call_repeatedly(0.05, fired.append, "tick")
+    repeating = timer.call_repeatedly(AHEAD, fired.append, "tick")
     # Due at the stopper's moment, or just after: either way stop() must end it.
-    assert wait_until(lambda: "stopper" in fired)
+    assert wait_until(lambda: "stopper" in fired, AHEAD + PROMPT)
     time.sleep(0.1)
     assert fired.count("stopper") == 1
     assert fired.count("tick") <= 1, fired
@@ -252,7 +252,7 @@ def test_stop_from_a_callback_stops_a_repeating_entry_of_its_batch(
 
 def test_timer_entry_cancelled_by_an_earlier_entry_of_its_batch(timer: greenabc.Timer) -> None:
     fired: list[str] = []
-    when = time.monotonic() + 0.05
+    when = time.monotonic() + AHEAD  # all scheduled before any is due
     victim = None
 
     def canceller() -> None:
@@ -262,7 +262,7 @@ def test_timer_entry_cancelled_by_an_earlier_entry_of_its_batch(timer: greenabc.
 
     timer.call_at(when, canceller)
     victim = timer.call_at(when, fired.append, "victim")
-    assert wait_until(lambda: bool(fired))
+    assert wait_until(lambda: bool(fired), AHEAD + PROMPT)
     time.sleep(0.05)
     assert fired == ["canceller"]
 
