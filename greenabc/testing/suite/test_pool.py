@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -363,7 +364,8 @@ def test_shrink_while_full_bounds_later_spawns_by_the_new_size(
     spawned: list[greenabc.Task[Any]] = []
 
     def spawner(fn: Any, *args: Any) -> None:
-        spawned.append(pool.spawn(fn, *args))
+        with contextlib.suppress(greenabc.PoolClosed):  # the test failed and closed it
+            spawned.append(pool.spawn(fn, *args))
 
     try:
         running = [pool.spawn(gates[0].wait, PROMPT * 2) for _ in range(3)]
@@ -382,7 +384,7 @@ def test_shrink_while_full_bounds_later_spawns_by_the_new_size(
         first = pool.spawn(gates[1].wait, PROMPT * 2)
         threading.Thread(target=spawner, args=(int,), daemon=True).start()
         assert wait_until(lambda: pool.stats()["waiting"] == 1)
-        assert pool.stats()["running"] == 1
+        assert pool.stats()["accepted"] == 1
         gates[1].set()
         assert first.get(PROMPT) is True
         assert wait_until(lambda: len(spawned) == 1)
