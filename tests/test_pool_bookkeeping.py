@@ -45,20 +45,6 @@ def test_deadlines_of_tasks_and_scopes_that_ended_are_not_kept() -> None:
     pool.close(timeout=10)
 
 
-def test_mixed_timeouts_each_expire_on_their_own() -> None:
-    pool = greenabc.get_pool("threads", 8)
-    done = threading.Event()
-    short = [pool.apply_async(done.wait, (5,), timeout=0.05) for _ in range(3)]
-    long = [pool.apply_async(done.wait, (0.3,), timeout=2.0) for _ in range(3)]
-    for task in short:
-        assert task.wait(2)
-        assert task.outcome == "timed out"
-    assert not any(task.ready() for task in long)  # their deadline is later
-    done.set()
-    assert all(task.get(timeout=5) is True for task in long)
-    pool.close(timeout=10)
-
-
 class _CloseOnRelock:
     """The pool's lock, wrapped: the first time the spawning thread takes it
     after waiting for a slot, the pool is closed from another thread first

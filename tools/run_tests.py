@@ -3,8 +3,11 @@
     python tools/run_tests.py [--only NAME] [pytest arguments...]
 
 Runs the core tests and the conformance suite on ``threads``, then the
-conformance suite and the adapter's own tests on each green backend. Fails if
-any run fails, errors, or collects no test.
+conformance suite and the adapter's own tests on each green backend, then the
+conformance suite on ``naive-threads``, the example third-party engine of
+``tests/naive_engine`` (found through the entry point of its ``site/``, so
+that the fresh interpreters some kit tests start find it too). Fails if any
+run fails, errors, or collects no test.
 """
 
 from __future__ import annotations
@@ -17,18 +20,23 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+NAIVE = ROOT / "tests" / "naive_engine"
 RUNS = {
     "threads": ["tests"],
     "gevent": ["adapters/gevent/tests"],
     "eventlet": ["adapters/eventlet/tests"],
+    # The kit alone, on the example third-party engine (tests/naive_engine).
+    "naive-threads": [],
 }
+#: Extra environment of a run: the naive engine's entry point on sys.path.
+ENV = {"naive-threads": {"PYTHONPATH": os.pathsep.join([str(ROOT), str(NAIVE / "site")])}}
 RUN_TIMEOUT = 600  # seconds for one backend's whole run: no hang blocks CI
 
 
 def run(name: str, paths: list[str], extra: list[str]) -> dict[str, int]:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp, "report.json")
-        env = dict(os.environ, GREENABC_TEST_REPORT=str(report))
+        env = dict(os.environ, GREENABC_TEST_REPORT=str(report), **ENV.get(name, {}))
         env.pop("GREENABC_BACKEND", None)
         command = [sys.executable, "-m", "greenabc.testing", name, *paths, *extra]
         print(f"\n=== {name}: {' '.join(command[1:])}", flush=True)

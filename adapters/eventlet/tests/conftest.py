@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -35,21 +35,6 @@ def backend() -> EventletBackend:
     chosen = greenabc.get_backend("eventlet")
     assert isinstance(chosen, EventletBackend)
     return chosen
-
-
-@pytest.fixture
-def make_pool(backend: EventletBackend) -> Iterator[Callable[[int], greenabc.Pool]]:
-    """Pools that are closed (bounded) when the test ends."""
-    pools: list[greenabc.Pool] = []
-
-    def make(size: int) -> greenabc.Pool:
-        pool = backend.create_pool(size)
-        pools.append(pool)
-        return pool
-
-    yield make
-    for pool in pools:
-        pool.close(timeout=2)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from importlib import metadata
 
 import greenabc
 from conftest import RunPython
-from greenabc.interfaces import Capabilities
 from greenabc_eventlet._backend import EventletBackend
 from greenabc_eventlet._capabilities import CAPABILITIES
 
@@ -58,15 +57,11 @@ def test_the_registry_finds_eventlet_through_its_entry_point() -> None:
     assert entry.value == "greenabc_eventlet:backend"
     assert entry.dist is not None
     assert entry.dist.name == "greenabc-eventlet"
-    backend = greenabc.get_backend("eventlet")
-    assert isinstance(backend, EventletBackend)
-    assert greenabc.current_backend() == "eventlet"
+    assert isinstance(greenabc.get_backend("eventlet"), EventletBackend)
 
 
-def test_capabilities_are_stated_as_data(backend: EventletBackend) -> None:
+def test_capabilities_state_what_eventlet_can_do(backend: EventletBackend) -> None:
     assert backend.capabilities is CAPABILITIES
-    assert isinstance(CAPABILITIES, Capabilities)
-    assert CAPABILITIES.as_dict() == json.loads(json.dumps(CAPABILITIES.as_dict()))
     assert CAPABILITIES.is_green
     assert CAPABILITIES.can_interrupt
     assert CAPABILITIES.can_patch

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import eventlet
 import pytest
 from eventlet import patcher
@@ -41,14 +39,6 @@ def test_event_set_wakes_waiters_only_once_the_setter_yields(engine: EventletEng
     assert event.wait(0)
 
 
-def test_event_wait_times_out(engine: EventletEngine) -> None:
-    event = engine.core_event()
-    started = time.monotonic()
-    assert event.wait(0.05) is False
-    assert 0.04 < time.monotonic() - started < 1.0
-    assert event.wait(0) is False
-
-
 def test_semaphore_release_hands_off_fifo_without_switching(engine: EventletEngine) -> None:
     sem = engine.core_semaphore(0)
     order: list[int] = []
@@ -66,13 +56,6 @@ def test_semaphore_release_hands_off_fifo_without_switching(engine: EventletEngi
     assert not sem.acquire(False)  # no barging past the waiters
     eventlet.sleep(0.01)
     assert order == [0, 1, 2]
-
-
-def test_semaphore_acquire_times_out_and_leaves_the_queue(engine: EventletEngine) -> None:
-    sem = engine.core_semaphore(0)
-    assert sem.acquire(timeout=0.02) is False
-    sem.release()
-    assert sem.acquire(False)
 
 
 def test_queue_put_never_switches_and_get_is_fifo(engine: EventletEngine) -> None:
@@ -133,10 +116,9 @@ def test_call_later_is_a_hub_timer_that_cancels(engine: EventletEngine) -> None:
     assert ran_in == [hub.greenlet]
 
 
-def test_spawn_runs_in_a_new_green_thread(engine: EventletEngine) -> None:
+def test_spawn_does_not_switch_into_the_new_green_thread(engine: EventletEngine) -> None:
     seen: list[object] = []
     handle = engine.spawn(lambda: seen.append(engine.current()))
     assert seen == []
     eventlet.sleep(0)
     assert seen == [handle]
-    assert handle is not getcurrent()

@@ -7,8 +7,6 @@ Run them patched, in a process of their own::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 import greenabc
@@ -29,10 +27,3 @@ def backend() -> EngineBackend:
     found = greenabc.get_backend("gevent")
     assert isinstance(found, EngineBackend)
     return found
-
-
-@pytest.fixture
-def pool(backend: EngineBackend) -> Iterator[greenabc.Pool]:
-    p = backend.create_pool(50)
-    yield p
-    p.close(timeout=2)

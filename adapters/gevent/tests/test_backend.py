@@ -27,11 +27,6 @@ def test_the_backend_is_built_from_gevents_primitives(backend: EngineBackend) ->
     assert backend.create_pool().size == 1000
 
 
-def test_the_patched_backend_is_gevent() -> None:
-    assert greenabc.current_backend() == "gevent"
-    assert greenabc.get_backend().name == "gevent"
-
-
 def test_capabilities_state_what_gevent_can_do(backend: EngineBackend) -> None:
     caps = backend.capabilities
     assert caps is CAPABILITIES

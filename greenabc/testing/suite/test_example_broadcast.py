@@ -1,35 +1,17 @@
-"""The library-authors example, ``docs/examples/broadcast_hub.py``, run on
+"""The library-authors example, ``greenabc.testing.broadcast_hub``, run on
 the backend under test: one library, written once, on every engine."""
 
 from __future__ import annotations
 
-import importlib.util
 import socket
-import sys
 import time
-from pathlib import Path
-from types import ModuleType
-
-import pytest
 
 import greenabc
 
+from ..broadcast_hub import BroadcastHub
 from .test_primitives import start_os_thread
 
-EXAMPLE = Path(greenabc.__file__).resolve().parents[1] / "docs" / "examples" / "broadcast_hub.py"
 MESSAGES = 50
-
-
-@pytest.fixture(scope="module")
-def example() -> ModuleType:
-    if not EXAMPLE.exists():
-        pytest.skip(f"the example is not here ({EXAMPLE}): run from a source checkout")
-    spec = importlib.util.spec_from_file_location("broadcast_hub_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def read_lines(conn: socket.socket, until: int) -> list[bytes]:
@@ -46,11 +28,9 @@ def read_lines(conn: socket.socket, until: int) -> list[bytes]:
     return lines
 
 
-def test_broadcast_hub_fans_out_to_every_client(
-    greenabc_backend: greenabc.Backend, example: ModuleType
-) -> None:
+def test_broadcast_hub_fans_out_to_every_client(greenabc_backend: greenabc.Backend) -> None:
     count = 100 if greenabc_backend.capabilities.is_green else 20
-    hub = example.BroadcastHub(
+    hub = BroadcastHub(
         queue_size=MESSAGES + 10, heartbeat=0.05, max_clients=count, backend=greenabc_backend
     )
     hub.start()
@@ -93,10 +73,8 @@ def test_broadcast_hub_fans_out_to_every_client(
     assert hub.clients == 0
 
 
-def test_a_slow_client_loses_messages_not_the_others(
-    greenabc_backend: greenabc.Backend, example: ModuleType
-) -> None:
-    hub = example.BroadcastHub(queue_size=2, heartbeat=60, max_clients=4, backend=greenabc_backend)
+def test_a_slow_client_loses_messages_not_the_others(greenabc_backend: greenabc.Backend) -> None:
+    hub = BroadcastHub(queue_size=2, heartbeat=60, max_clients=4, backend=greenabc_backend)
     # Not started: nobody writes, so the queues fill (as behind a stalled socket).
     conn = socket.create_connection(hub.address, timeout=10)
     try:

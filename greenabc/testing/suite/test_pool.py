@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -47,7 +48,7 @@ def test_task_ids_are_unique(pool: greenabc.Pool) -> None:
 
 
 def test_get_with_timeout_raises_timeout_expired_while_running(pool: greenabc.Pool) -> None:
-    task = pool.spawn(spin, 1.0)
+    task = pool.spawn(spin, 30)
     started = time.monotonic()
     with pytest.raises(greenabc.TimeoutExpired):
         task.get(timeout=0.05)
@@ -243,6 +244,7 @@ def test_task_swallowing_base_exception_is_still_timed_out(pool: greenabc.Pool) 
     assert pool.join(PROMPT)
     assert not task.successful()
     assert results == []
+    assert pool.spawn(lambda: "the pool works on").get(PROMPT) == "the pool works on"
 
 
 def test_timeout_without_timeout_callback_goes_to_error_callback(pool: greenabc.Pool) -> None:
@@ -283,8 +285,10 @@ def test_uncaught_soft_timeout_fails_the_task_then_hard_still_applies(pool: gree
 
 def test_timeouts_count_from_the_start_not_the_spawn(greenabc_backend: greenabc.Backend) -> None:
     with greenabc_backend.create_pool(1) as pool:
-        first = pool.spawn(spin, 0.3)
-        second = pool.apply_async(spin, (0.1,), timeout=0.25)
+        # From the spawn the second's deadline passes before it starts; from
+        # its start it has 0.4 s to spare.
+        first = pool.spawn(spin, 0.6)
+        second = pool.apply_async(spin, (0.1,), timeout=0.5)
         assert second.get(PROMPT) is None
         first.get(PROMPT)
 
@@ -352,6 +356,78 @@ def test_resize_grow_wakes_a_blocked_spawn_at_once(greenabc_backend: greenabc.Ba
     pool.close(0)
 
 
+def test_shrink_while_full_bounds_later_spawns_by_the_new_size(
+    greenabc_backend: greenabc.Backend,
+) -> None:
+    pool = greenabc_backend.create_pool(3)
+    gates = [threading.Event(), threading.Event()]
+    spawned: list[greenabc.Task[Any]] = []
+
+    def spawner(fn: Any, *args: Any) -> None:
+        with contextlib.suppress(greenabc.PoolClosed):  # the test failed and closed it
+            spawned.append(pool.spawn(fn, *args))
+
+    try:
+        running = [pool.spawn(gates[0].wait, PROMPT * 2) for _ in range(3)]
+        assert wait_until(lambda: pool.stats()["running"] == 3)
+        pool.resize(1)
+        threading.Thread(target=spawner, args=(int,), daemon=True).start()
+        assert wait_until(lambda: pool.stats()["waiting"] == 1)
+        gates[0].set()
+        assert wait_until(lambda: len(spawned) == 1)
+        assert spawned[0].get(PROMPT) == 0
+        assert all(task.get(PROMPT) for task in running)
+        assert pool.join(PROMPT)
+        assert pool.stats()["accepted"] == 0
+        # One slot, no more, no fewer: the shrink was not counted twice.
+        spawned.clear()
+        first = pool.spawn(gates[1].wait, PROMPT * 2)
+        threading.Thread(target=spawner, args=(int,), daemon=True).start()
+        assert wait_until(lambda: pool.stats()["waiting"] == 1)
+        assert pool.stats()["accepted"] == 1
+        gates[1].set()
+        assert first.get(PROMPT) is True
+        assert wait_until(lambda: len(spawned) == 1)
+        assert spawned[0].get(PROMPT) == 0
+    finally:
+        for gate in gates:
+            gate.set()
+        pool.close(timeout=PROMPT)
+
+
+def test_spawn_from_inside_a_full_pool_waits_for_a_slot(
+    greenabc_backend: greenabc.Backend,
+) -> None:
+    # eventlet.GreenPool runs such a spawn inline, in the spawning green thread.
+    pool = greenabc_backend.create_pool(2)
+    gate = threading.Event()
+    order: list[str] = []
+
+    def parent() -> None:
+        pool.spawn(order.append, "child")  # the pool is full: waits for a slot
+        order.append("parent's spawn returned")
+
+    try:
+        pool.spawn(gate.wait, PROMPT * 2)
+        pool.spawn(parent)
+        assert wait_until(lambda: pool.stats()["waiting"] == 1)
+        assert order == []  # blocked, not run inline
+        gate.set()
+        assert pool.join(PROMPT)
+        assert sorted(order) == ["child", "parent's spawn returned"]
+    finally:
+        gate.set()
+        pool.close(timeout=PROMPT)
+
+
+def test_many_tasks_share_few_workers(greenabc_backend: greenabc.Backend) -> None:
+    size = 50
+    with greenabc_backend.create_pool(size) as pool:
+        tasks = [pool.spawn(abs, -n) for n in range(2000)]
+        assert [t.get(timeout=PROMPT) for t in tasks] == list(range(2000))
+        assert pool.stats()["workers"] <= size
+
+
 def test_resize_shrink_lowers_the_bound(greenabc_backend: greenabc.Backend) -> None:
     counter = Counter()
 
@@ -369,10 +445,12 @@ def test_resize_shrink_lowers_the_bound(greenabc_backend: greenabc.Backend) -> N
 
 
 def test_join_is_bounded(pool: greenabc.Pool) -> None:
-    pool.spawn(spin, 0.3)
+    gate = threading.Event()
+    pool.spawn(gate.wait, PROMPT * 2)
     started = time.monotonic()
     assert pool.join(0.05) is False
     assert time.monotonic() - started < PROMPT
+    gate.set()
     assert pool.join(PROMPT) is True
 
 
@@ -380,8 +458,8 @@ def test_close_waits_then_kills_after_its_deadline(pool: greenabc.Pool) -> None:
     quick = pool.spawn(spin, 0.05)
     slow = pool.spawn(spin, 30)
     started = time.monotonic()
-    assert pool.close(timeout=0.3) is False
-    assert time.monotonic() - started < 0.3 + PROMPT
+    assert pool.close(timeout=0.5) is False
+    assert time.monotonic() - started < 0.5 + PROMPT
     assert quick.successful()
     with pytest.raises(greenabc.TaskKilled):
         slow.get(0)
@@ -395,7 +473,8 @@ def test_spawn_on_a_closed_pool_is_refused(pool: greenabc.Pool) -> None:
 
 def test_close_wakes_blocked_spawns_with_pool_closed(greenabc_backend: greenabc.Backend) -> None:
     pool = greenabc_backend.create_pool(1)
-    pool.spawn(spin, 0.2)
+    gate = threading.Event()
+    pool.spawn(gate.wait, PROMPT * 2)  # holds the only slot until closed
     errors: list[BaseException] = []
 
     def spawner() -> None:
@@ -407,10 +486,13 @@ def test_close_wakes_blocked_spawns_with_pool_closed(greenabc_backend: greenabc.
     threads = [threading.Thread(target=spawner, daemon=True) for _ in range(3)]
     for t in threads:
         t.start()
-    assert wait_until(lambda: pool.stats()["waiting"] == 3)
-    pool.close(PROMPT)
-    for t in threads:
-        t.join(PROMPT)
+    try:
+        assert wait_until(lambda: pool.stats()["waiting"] == 3)
+        pool.close(0.1)
+        for t in threads:
+            t.join(PROMPT)
+    finally:
+        gate.set()
     assert len(errors) == 3
 
 

@@ -35,8 +35,8 @@ def test_none_means_no_limit(greenabc_backend: greenabc.Backend) -> None:
 
 
 def test_starts_on_enter_not_on_creation(greenabc_backend: greenabc.Backend) -> None:
-    scope = greenabc_backend.timeout(0.05)
-    time.sleep(0.1)
+    scope = greenabc_backend.timeout(0.3)  # room for a preempted spin(0.01)
+    time.sleep(0.4)
     with scope:
         spin(0.01)
     assert not scope.expired
