@@ -104,23 +104,23 @@ class _State:
 
     def fail_pending(self, exc_type: type[BaseException], message: str) -> None:
         """Fail every queued future (lock held)."""
-        while True:
-            try:
-                item = self.work.get_nowait()
-            except queue.Empty:
-                return
-            if item is not None:
-                item.future.set_exception(exc_type(message))
+        for item in self._take_pending():
+            item.future.set_exception(exc_type(message))
 
     def cancel_pending(self) -> None:
         """Cancel every queued future (lock held)."""
+        for item in self._take_pending():
+            item.future.cancel()
+
+    def _take_pending(self) -> list[_WorkItem]:
+        items: list[_WorkItem] = []
         while True:
             try:
                 item = self.work.get_nowait()
             except queue.Empty:
-                return
+                return items
             if item is not None:
-                item.future.cancel()
+                items.append(item)
 
     def close_in_background(self) -> None:
         """Close the pool once its workers have left, without waiting here."""

@@ -40,6 +40,7 @@ __all__ = [
     "SyncCondition",
     "SyncEvent",
     "SyncLock",
+    "SyncPrimitives",
     "SyncQueue",
     "SyncSemaphore",
     "Task",
@@ -430,8 +431,31 @@ class SyncQueue(Protocol):
     def join(self) -> Any: ...
 
 
+class SyncPrimitives(Protocol):
+    """The standard library's synchronisation primitives, with its names and
+    semantics: what a Backend offers library authors and an Engine supplies."""
+
+    def Event(self) -> SyncEvent: ...  # noqa: N802 (the stdlib's names)
+
+    def Lock(self) -> SyncLock: ...  # noqa: N802
+
+    def RLock(self) -> SyncLock: ...  # noqa: N802
+
+    def Semaphore(self, value: int = 1) -> SyncSemaphore: ...  # noqa: N802
+
+    def BoundedSemaphore(self, value: int = 1) -> SyncSemaphore: ...  # noqa: N802
+
+    def Condition(self, lock: SyncLock | None = None) -> SyncCondition: ...  # noqa: N802
+
+    def Queue(self, maxsize: int = 0) -> SyncQueue: ...  # noqa: N802
+
+    def local(self) -> Any:
+        """An object whose attributes are per task (green thread or thread)."""
+        ...
+
+
 @runtime_checkable
-class Backend(Protocol):
+class Backend(SyncPrimitives, Protocol):
     """A named engine: gathers Pool, Timer, Timeout and Patcher, and the
     primitives for library authors."""
 
@@ -460,28 +484,10 @@ class Backend(Protocol):
         ``greenabc.blocking``; raises ``GreenabcError`` where unsupported."""
         ...
 
-    # The primitives, with the standard library's names and semantics, on
-    # this backend's engine (see docs/library-authors.md).
+    # The primitives of SyncPrimitives, on this backend's engine (see
+    # docs/library-authors.md), and sleep:
 
     def sleep(self, seconds: float) -> None: ...
-
-    def Event(self) -> SyncEvent: ...  # noqa: N802 (the stdlib's names)
-
-    def Lock(self) -> SyncLock: ...  # noqa: N802
-
-    def RLock(self) -> SyncLock: ...  # noqa: N802
-
-    def Semaphore(self, value: int = 1) -> SyncSemaphore: ...  # noqa: N802
-
-    def BoundedSemaphore(self, value: int = 1) -> SyncSemaphore: ...  # noqa: N802
-
-    def Condition(self, lock: SyncLock | None = None) -> SyncCondition: ...  # noqa: N802
-
-    def Queue(self, maxsize: int = 0) -> SyncQueue: ...  # noqa: N802
-
-    def local(self) -> Any:
-        """An object whose attributes are per green thread (or thread)."""
-        ...
 
     def to_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` in an OS thread of a bounded pool and
@@ -543,7 +549,7 @@ class Portal(Protocol):
         ...
 
 
-class Engine(Protocol):
+class Engine(SyncPrimitives, Protocol):
     """What an adapter supplies; the core writes the semantics on it.
 
     Four groups of members:
@@ -627,26 +633,8 @@ class Engine(Protocol):
 
     def core_queue(self) -> CoreQueue: ...
 
-    # The standard library's primitives (the base classes derive them from
-    # the core's; an engine may return native ones, e.g. gevent's Event).
-
-    def Event(self) -> SyncEvent: ...  # noqa: N802 (the stdlib's names)
-
-    def Lock(self) -> SyncLock: ...  # noqa: N802
-
-    def RLock(self) -> SyncLock: ...  # noqa: N802
-
-    def Semaphore(self, value: int = 1) -> SyncSemaphore: ...  # noqa: N802
-
-    def BoundedSemaphore(self, value: int = 1) -> SyncSemaphore: ...  # noqa: N802
-
-    def Condition(self, lock: SyncLock | None = None) -> SyncCondition: ...  # noqa: N802
-
-    def Queue(self, maxsize: int = 0) -> SyncQueue: ...  # noqa: N802
-
-    def local(self) -> Any:
-        """An object whose attributes are per task (green thread or thread)."""
-        ...
+    # SyncPrimitives: the base classes derive them from the core's; an
+    # engine may return native ones, e.g. gevent's Event.
 
     # Crossing to and from OS threads.
 
