@@ -45,14 +45,14 @@ _OUT = 0
 
 Entry = list[Any]  # [when, seq, fn, args]: see the module docstring
 _when = itemgetter(0)
+_ceil = math.ceil
 
 
 class DeadlineHeap:
     """Call ``fn(*args)`` at ``when`` (a ``monotonic()`` value), soonest
     first, never early; whatever a call raises is logged, and the rest of
-    the batch still runs. A cancel stops the call, also from a call of the
-    same batch; one from another thread as the call starts may not, so a
-    callee checks its own state before it acts.
+    the batch still runs. A cancel that returned True stops the call, from
+    any thread, also from a call of the same batch.
 
     Thread-safe: every method takes ``lock`` (never held while calling
     out); a caller that keeps state of its own under the same lock (a
@@ -61,7 +61,17 @@ class DeadlineHeap:
     bucket changes to an earlier one, and call :meth:`run_due` when it is due.
     """
 
-    __slots__ = ("_armed", "_buckets", "_clock", "_filed", "_keys", "_seq", "_stale", "lock")
+    __slots__ = (
+        "_armed",
+        "_buckets",
+        "_clock",
+        "_filed",
+        "_firing",
+        "_keys",
+        "_seq",
+        "_stale",
+        "lock",
+    )
 
     def __init__(self, lock: SyncLock, clock: Callable[[], float]) -> None:
         self.lock = lock  # for the *_locked methods' callers: held for a few lines
@@ -72,6 +82,7 @@ class DeadlineHeap:
         self._filed = 0  # entries in buckets, stale ones too
         self._stale = 0  # cancelled entries still in buckets
         self._armed = math.inf  # the bucket key the driver will next wake for
+        self._firing: list[list[Entry]] = []  # the due buckets run_due is calling
 
     @property
     def wake_at(self) -> float:
@@ -85,13 +96,23 @@ class DeadlineHeap:
 
     def push(self, when: float, fn: Callable[..., object], args: tuple[Any, ...] = ()) -> Entry:
         """Schedule ``fn(*args)`` at *when*; returns the entry, for :meth:`cancel`."""
+        entry = [when, 0, fn, args]
         with self.lock:
-            return self.push_locked(when, fn, args)
+            self.file_locked(entry)
+        return entry
 
     def push_locked(self, when: float, fn: Callable[..., object], args: tuple[Any, ...]) -> Entry:
         """:meth:`push`, for a caller that holds ``lock``."""
-        entry = [when, next(self._seq), fn, args]
-        key = math.ceil(when * TICKS)  # the bucket fires at or after the deadline
+        entry = [when, 0, fn, args]
+        self.file_locked(entry)
+        return entry
+
+    def file_locked(self, entry: Entry) -> None:
+        """File *entry* (``[when, ..., fn, args]``, a list or a subclass of
+        one: a Timer's entries are) for ``fn(*args)`` at ``when``; with
+        ``lock`` held."""
+        entry[1] = next(self._seq)
+        key = _ceil(entry[0] * TICKS)  # the bucket fires at or after the deadline
         bucket = self._buckets.get(key)
         if bucket is None:
             self._buckets[key] = [entry]
@@ -102,7 +123,6 @@ class DeadlineHeap:
         else:
             bucket.append(entry)
         self._filed += 1
-        return entry
 
     def after(self, seconds: float, fn: Callable[..., object], *args: Any) -> Entry:
         """Schedule ``fn(*args)`` *seconds* from now."""
@@ -139,7 +159,14 @@ class DeadlineHeap:
     def entries(self) -> list[Entry]:
         """The live entries, soonest first (a snapshot, for inspection)."""
         with self.lock:
-            return sorted(e for b in self._buckets.values() for e in b if e[2] is not None)
+            return sorted(self.live_locked(), key=_when)
+
+    def live_locked(self) -> list[Entry]:
+        """The entries still to run, those of a batch now firing too; with
+        ``lock`` held."""
+        found = [e for b in self._buckets.values() for e in b if e[2] is not None]
+        found += [e for b in self._firing for e in b if e[2] is not None]
+        return found
 
     def run_due(self, now: float) -> None:
         """Call every entry due by *now*, soonest first, then re-arm."""
@@ -162,21 +189,23 @@ class DeadlineHeap:
             self._armed = keys[0] if keys else math.inf
             if keys:
                 self._arm(self._armed / TICKS)
+            for bucket in due:
+                bucket.sort(key=_when)  # stable; a run of one timeout is sorted already
+            self._firing = due  # still cancellable, and found by live_locked()
+        lock = self.lock
         for bucket in due:
-            bucket.sort(key=_when)  # stable; a run of one timeout is sorted already
             for entry in bucket:
-                # Taken without the lock: a cancel from another thread at this
-                # very moment may not stop the call, so every callee checks its
-                # own state (under its own lock) before it acts.
-                fn, args = entry[2], entry[3]
+                with lock:  # a cancel that returned stops the call, from any thread
+                    fn, args = entry[2], entry[3]
+                    entry[2] = entry[3] = None
                 if fn is None:
                     continue
-                entry[2] = entry[3] = None
                 try:
                     fn(*args)
                 except BaseException:  # the scheduler must go on, whatever a call raises
                     logger.exception("greenabc: scheduled call %r raised", fn)
                 del fn, args
+        self._firing = []
 
     def _arm(self, when: float) -> None:
         """Have :meth:`run_due` called at *when* (the lock is held)."""

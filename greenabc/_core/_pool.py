@@ -38,6 +38,7 @@ from ._exceptions import (
 from ._task import (
     FAILURE,
     KILLED,
+    PENDING,
     SUCCESS,
     TIMED_OUT,
     Task,
@@ -296,9 +297,10 @@ class EnginePool:
         settled = False
         try:
             with self._lock:
-                if not task._finishing():  # no interrupt may be pending: settle now
+                decided = self._settle(task, ok, value)
+                if decided is not PENDING:  # no interrupt may be pending: settled now
                     settled = True
-                    announce = self._settle(task, ok, value) and task._has_listeners()
+                    announce = decided is not None and task._has_listeners()
                     self._release(task, done=not announce)
                     if not announce:
                         return self._idle_or_leave()  # the common case: one lock section
@@ -309,7 +311,7 @@ class EnginePool:
                 raise
         if not settled:
             with self._lock:
-                announce = self._settle(task, ok, value) and task._has_listeners()
+                announce = self._settle(task, ok, value, True) is not None and task._has_listeners()
                 self._release(task, done=not announce)
                 if not announce:
                     return self._idle_or_leave()
@@ -320,18 +322,16 @@ class EnginePool:
             self._done_busy()
             return self._idle_or_leave()
 
-    def _settle(self, task: Task[Any], ok: bool, value: Any) -> bool:
-        """The worker's outcome, counted; True if decided here. Lock held."""
-        outcome = task._settle(ok, value)
-        if outcome is None:
-            return False
+    def _settle(self, task: Task[Any], ok: bool, value: Any, drained: bool = False) -> str | None:
+        """The task's ``_finish``, its outcome counted. Lock held."""
+        outcome = task._finish(ok, value, drained)
         if outcome == SUCCESS:
             self._completed += 1
         elif outcome == FAILURE:
             self._failed += 1
-        else:
+        elif outcome == TIMED_OUT:
             self._timed_out += 1
-        return True
+        return outcome
 
     def _release(self, task: Task[Any], done: bool = True) -> None:
         """Give the task's slot back, and with *done* count it as no longer

@@ -35,6 +35,7 @@ logger = logging.getLogger("greenabc")
 
 QUEUED, RUNNING, FINISHING, RELEASED = 0, 1, 2, 3
 SUCCESS, FAILURE, TIMED_OUT, KILLED = "success", "failure", "timed out", "killed"
+PENDING = "pending"  # _finish: an interrupt may be pending, drain it first
 
 #: What a released task's ``kwargs`` becomes (shared: never mutated).
 _NO_KWARGS: dict[str, Any] = {}
@@ -250,16 +251,16 @@ class Task(Generic[T]):
                 )
         return True
 
-    def _finishing(self) -> bool:
-        """RUNNING -> FINISHING: no interrupt is sent from now on. True if
-        one was sent before, which the worker must drain before it settles."""
+    def _finish(self, ok: bool, value: Any, drained: bool = False) -> str | None:
+        """RUNNING -> FINISHING (no interrupt is sent from now on), and the
+        worker's outcome, unless one is decided: timed out if it ends past
+        the hard deadline (whether or not a timer got to run), else its
+        result. Returns the outcome decided here, or None; ``PENDING`` if an
+        interrupt was sent before, which the worker must drain first (then
+        it calls again, *drained*)."""
         self._state = FINISHING
-        return self._interrupted
-
-    def _settle(self, ok: bool, value: Any) -> str | None:
-        """The worker's outcome, unless one is decided: timed out if it ends
-        past the hard deadline (whether or not a timer got to run), else its
-        result. Returns the outcome decided here, or None."""
+        if self._interrupted and not drained:
+            return PENDING
         if self._outcome is not None:
             return None
         if self.timeout is not None and self._pool._engine.monotonic() >= self._deadline:
@@ -327,9 +328,10 @@ class Task(Generic[T]):
         self._state = RELEASED
         if self._hard is not None or self._soft is not None or self._resend is not None:
             deadlines = self._pool._deadlines
-            for entry in (self._hard, self._soft, self._resend):
-                if entry is not None:
-                    deadlines.cancel(entry)
+            with deadlines.lock:
+                for entry in (self._hard, self._soft, self._resend):
+                    if entry is not None:
+                        deadlines.cancel_locked(entry)
             self._hard = self._soft = self._resend = None
         self._worker = None
         self.args = ()

@@ -26,7 +26,8 @@ class ThreadQueue(queue.Queue):  # type: ignore[type-arg]
         cond = self.not_empty
         cond.acquire()
         try:
-            self._wait(cond, self._qsize, block, timeout, queue.Empty)
+            if not self.queue:  # else: ready, no wait (the common case)
+                self._wait(cond, self._qsize, block, timeout, queue.Empty)
             shield()  # raises an interrupt sent before: nothing has moved
         except BaseException:
             cond.release()
@@ -43,7 +44,7 @@ class ThreadQueue(queue.Queue):  # type: ignore[type-arg]
         cond = self.not_full
         cond.acquire()
         try:
-            if self.maxsize > 0:
+            if 0 < self.maxsize <= len(self.queue):
                 self._wait(cond, self._has_room, block, timeout, queue.Full)
             shield()
         except BaseException:

@@ -1,10 +1,13 @@
-"""The Timer semantics, written once over the backend's deadline heap.
+"""The Timer semantics, written once over the backend's deadline structure.
 
-Each entry is one entry of the backend's :class:`~._deadlines.DeadlineHeap`
-(the heap every deadline of the backend shares), so entries fire in exact
-deadline order and never early. The timer keeps the set of its pending
-entries under the heap's lock, so ``len(timer)``, ``queue`` and ``clear()``
-are exact whatever threads schedule and cancel at once.
+Each entry *is* an entry of the backend's :class:`~._deadlines.DeadlineHeap`
+(a list ``[when, seq, fn, args]`` with a few slots more), so scheduling one
+files one object, and a one-shot entry fires by a direct call of its
+function: entries fire in exact deadline order, never early, at most ~1 ms
+late beyond the engine's own lateness. The timer keeps no record of its own:
+``len(timer)``, ``queue`` and ``clear()`` look its entries up in the
+structure, under its lock, so they are exact whatever threads schedule and
+cancel at once (and cost O(entries), where scheduling costs O(1)).
 
 Callbacks run in the engine's scheduler (the hub, or the one scheduler
 thread): they must be quick and must not block; spawn from them for more.
@@ -14,54 +17,47 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any
 
 from ..interfaces import Engine, TimerEntry
-from ._deadlines import DeadlineHeap, Entry
+from ._deadlines import DeadlineHeap
 from ._exceptions import GreenabcError
 from ._validate import check_seconds
 
 logger = logging.getLogger("greenabc")
 
-_by_deadline = attrgetter("deadline")
+_by_deadline = itemgetter(0)
 
 
-class EngineTimerEntry:
-    """One scheduled call (see ``greenabc.interfaces.TimerEntry``)."""
+class EngineTimerEntry(list):  # type: ignore[type-arg]
+    """One scheduled call (see ``greenabc.interfaces.TimerEntry``): the
+    structure's entry ``[when, seq, fn, args]`` itself."""
 
-    __slots__ = ("_due", "_timer", "args", "cancelled", "fn", "interval")
-
-    def __init__(
-        self,
-        timer: EngineTimer,
-        fn: Callable[..., object],
-        args: tuple[Any, ...],
-        interval: float | None,
-    ) -> None:
-        self._timer = timer
-        self.fn = fn
-        self.args = args
-        self.interval = interval
-        self.cancelled = False
-        self._due: Entry = []  # its entry in the heap, set when scheduled
+    __slots__ = ("_timer", "cancelled", "interval")
+    _timer: EngineTimer
+    cancelled: bool
+    interval: float | None
 
     @property
     def deadline(self) -> float:
-        return float(self._due[0])
+        return float(self[0])
 
     def __repr__(self) -> str:
         kind = f"every {self.interval:g} s" if self.interval is not None else "once"
         state = " cancelled" if self.cancelled else ""
-        return f"<greenabc TimerEntry {self.fn!r} at {self.deadline:.3f} {kind}{state}>"
+        return f"<greenabc TimerEntry at {self.deadline:.3f} {kind}{state}>"
 
     def cancel(self) -> None:
         """Stop this entry; a repeating entry never fires again."""
-        self._timer._cancel(self)
+        timer = self._timer
+        with timer._lock:
+            if not self.cancelled:
+                self.cancelled = True
+                timer._deadlines.cancel_locked(self)
 
-
-def _stopped() -> GreenabcError:
-    return GreenabcError("this timer is stopped: create a new one to schedule more")
+    __eq__ = object.__eq__  # an entry is itself, not its contents
+    __hash__ = object.__hash__  # type: ignore[assignment]
 
 
 def _not_callable(fn: object) -> TypeError:
@@ -74,32 +70,20 @@ class EngineTimer:
     def __init__(self, engine: Engine, deadlines: DeadlineHeap) -> None:
         self._engine = engine
         self._deadlines = deadlines
-        self._lock = deadlines.lock  # one lock for the entries and their heap
-        self._pending: set[EngineTimerEntry] = set()
+        self._lock = deadlines.lock  # one lock for the entries and their structure
         self._stopped = False
 
     def __len__(self) -> int:
         """The entries still to fire (a repeating one counts once)."""
-        return len(self._pending)
+        return len(self._pending())
 
     def call_after(
         self, delay: float, fn: Callable[..., object], /, *args: Any
     ) -> EngineTimerEntry:
         """Call ``fn(*args)`` once, *delay* seconds from now."""
-        # The hot path: _schedule inlined.
         if not (type(delay) is float or type(delay) is int) or not 0 <= delay < 1e12:
             delay = check_seconds(delay, "delay")
-        if not callable(fn):
-            raise _not_callable(fn)
-        entry = EngineTimerEntry(self, fn, args, None)
-        with self._lock:  # recorded before it can fire
-            if self._stopped:
-                raise _stopped()
-            self._pending.add(entry)
-            entry._due = self._deadlines.push_locked(
-                self._engine.monotonic() + delay, self._fire, (entry,)
-            )
-        return entry
+        return self._schedule(self._engine.monotonic() + delay, fn, args, None)
 
     def call_at(self, when: float, fn: Callable[..., object], /, *args: Any) -> EngineTimerEntry:
         """Call ``fn(*args)`` once at *when*, a ``time.monotonic()`` value (at
@@ -124,37 +108,44 @@ class EngineTimer:
     ) -> EngineTimerEntry:
         if not callable(fn):
             raise _not_callable(fn)
-        entry = EngineTimerEntry(self, fn, args, interval)
-        with self._lock:  # recorded before it can fire
+        if interval is None:  # fires by a direct call of fn
+            entry = EngineTimerEntry((when, 0, fn, args))
+        else:
+            entry = EngineTimerEntry((when, 0, self._repeat, None))
+            entry[3] = (entry, fn, args)
+        entry._timer = self
+        entry.cancelled = False
+        entry.interval = interval
+        with self._lock:  # filed before it can fire
             if self._stopped:
-                raise _stopped()
-            self._pending.add(entry)
-            entry._due = self._deadlines.push_locked(when, self._fire, (entry,))
+                raise GreenabcError("this timer is stopped: create a new one to schedule more")
+            self._deadlines.file_locked(entry)
         return entry
 
-    def _fire(self, entry: EngineTimerEntry) -> None:
-        """Run *entry* (in the engine's scheduler); a repeating one is
-        scheduled again first, keeping its rhythm but never bursting."""
+    def _repeat(
+        self, entry: EngineTimerEntry, fn: Callable[..., object], args: tuple[Any, ...]
+    ) -> None:
+        """Run a repeating entry (in the engine's scheduler), filed again
+        first: it keeps its rhythm but never bursts to catch up."""
+        assert entry.interval is not None
         with self._lock:
             if entry.cancelled:
                 return
-            if entry.interval is None:
-                self._pending.discard(entry)
-            else:
-                when = max(entry._due[0] + entry.interval, self._engine.monotonic())
-                entry._due = self._deadlines.push_locked(when, self._fire, (entry,))
+            entry[0] = max(entry[0] + entry.interval, self._engine.monotonic())
+            entry[2], entry[3] = self._repeat, (entry, fn, args)
+            self._deadlines.file_locked(entry)
         try:
-            entry.fn(*entry.args)
+            fn(*args)
         except Exception:
-            logger.exception("greenabc: timer callback %r raised", entry.fn)
+            logger.exception("greenabc: timer callback %r raised", fn)
 
-    def _cancel(self, entry: EngineTimerEntry) -> None:
+    def _pending(self) -> list[EngineTimerEntry]:
         with self._lock:
-            if entry.cancelled:
-                return
-            entry.cancelled = True
-            self._pending.discard(entry)
-            self._deadlines.cancel_locked(entry._due)
+            return [
+                e
+                for e in self._deadlines.live_locked()
+                if type(e) is EngineTimerEntry and e._timer is self
+            ]
 
     def cancel(self, entry: TimerEntry) -> None:
         entry.cancel()
@@ -162,17 +153,14 @@ class EngineTimer:
     def clear(self) -> None:
         """Cancel every pending entry (those of a batch now firing too, when
         called from a timer callback)."""
-        with self._lock:
-            pending = list(self._pending)
-        for entry in pending:
-            self._cancel(entry)
+        for entry in self._pending():
+            entry.cancel()
 
     @property
     def queue(self) -> list[TimerEntry]:
         """The pending entries, soonest first."""
-        with self._lock:
-            pending = list(self._pending)
-        return sorted(pending, key=_by_deadline)
+        pending = sorted(self._pending(), key=_by_deadline)
+        return list(pending)
 
     def stop(self) -> None:
         """Cancel everything and refuse new entries."""
