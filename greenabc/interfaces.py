@@ -110,6 +110,7 @@ ENGINE_MEMBERS = frozenset(
         "local",
         "to_thread",
         "portal",
+        "any_thread_portal",
         "wait_readable",
         "wait_writable",
     }
@@ -648,6 +649,13 @@ class Engine(SyncPrimitives, Protocol):
     def portal(self) -> Portal:
         """Called in an engine thread: a :class:`Portal` into it. May be
         cached per engine thread."""
+        ...
+
+    def any_thread_portal(self) -> Portal | None:
+        """A :class:`Portal` that holds in every OS thread, for an engine
+        whose every OS thread is an engine thread (``from_thread`` then
+        calls in place, before any engine thread used the backend too);
+        None for an engine with hub threads."""
         ...
 
     def wait_readable(self, fd: int, timeout: float | None) -> bool:

@@ -9,6 +9,8 @@ import pytest
 
 import greenabc
 
+from .conftest import RunPython
+
 PROMPT = 2.0
 
 
@@ -46,3 +48,20 @@ def test_patch_needs_a_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GREENABC_BACKEND", raising=False)
     with pytest.raises(greenabc.PatchError, match="GREENABC_BACKEND"):
         greenabc.patch()
+
+
+def test_from_thread_from_a_foreign_thread_of_a_fresh_backend_calls_in_place(
+    run_python: RunPython,
+) -> None:
+    # Every OS thread is an engine thread: no home needs to be known first.
+    result = run_python(
+        "import threading, greenabc\n"
+        "backend = greenabc.get_backend('threads')\n"
+        "got = []\n"
+        "def foreign():\n"
+        "    got.append(backend.from_thread(lambda: threading.current_thread().name))\n"
+        "thread = threading.Thread(target=foreign, name='foreign')\n"
+        "thread.start(); thread.join(10)\n"
+        "print(got)\n"
+    )
+    assert result.stdout.strip().splitlines()[-1:] == ["['foreign']"], result.stderr

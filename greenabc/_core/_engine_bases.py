@@ -91,6 +91,9 @@ class _EngineBase(ABC):
     def portal(self) -> Portal: ...
 
     @abstractmethod
+    def any_thread_portal(self) -> Portal | None: ...
+
+    @abstractmethod
     def wait_readable(self, fd: int, timeout: float | None) -> bool: ...
 
     @abstractmethod
@@ -131,6 +134,9 @@ class GreenEngineBase(_EngineBase):
     def checkpoint(self) -> None:
         """Nothing to do: an interrupt is thrown in at a switch, never left
         pending on a green thread."""
+
+    def any_thread_portal(self) -> Portal | None:
+        return None  # a foreign OS thread reaches the hub through its portal()
 
 
 class OSThreadEngineBase(_EngineBase):
@@ -180,6 +186,9 @@ class OSThreadEngineBase(_EngineBase):
 
     def portal(self) -> Portal:
         return _EveryThreadPortal(self)
+
+    def any_thread_portal(self) -> Portal | None:
+        return _EveryThreadPortal(self)  # every OS thread is an engine thread
 
     def wait_readable(self, fd: int, timeout: float | None) -> bool:
         return poll_fd(fd, POLL_READ, timeout)

@@ -57,7 +57,7 @@ class PrimitivesMixin:
     _os_lock: Callable[[], Any]
 
     def _init_primitives(self) -> None:
-        self._home = None
+        self._home = self.engine.any_thread_portal()  # else: the first engine thread's
         # An OS lock for a foreign thread to wait on, unpatched whatever the
         # order of imports was.
         lock_factory: Callable[[], Any] = _thread.allocate_lock
