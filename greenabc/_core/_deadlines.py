@@ -101,12 +101,6 @@ class DeadlineHeap:
             self.file_locked(entry)
         return entry
 
-    def push_locked(self, when: float, fn: Callable[..., object], args: tuple[Any, ...]) -> Entry:
-        """:meth:`push`, for a caller that holds ``lock``."""
-        entry = [when, 0, fn, args]
-        self.file_locked(entry)
-        return entry
-
     def file_locked(self, entry: Entry) -> None:
         """File *entry* (``[when, ..., fn, args]``, a list or a subclass of
         one: a Timer's entries are) for ``fn(*args)`` at ``when``; with

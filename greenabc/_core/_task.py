@@ -241,14 +241,16 @@ class Task(Generic[T]):
         self._worker = worker
         if self.timeout is not None or self.soft_timeout is not None:
             pool = self._pool
+            deadlines = pool._deadlines
             now = pool._engine.monotonic()
-            if self.timeout is not None:
-                self._deadline = now + self.timeout
-                self._hard = pool._deadlines.push(self._deadline, pool._expire_hard, (self,))
-            if self.soft_timeout is not None:
-                self._soft = pool._deadlines.push(
-                    now + self.soft_timeout, pool._expire_soft, (self,)
-                )
+            with deadlines.lock:
+                if self.timeout is not None:
+                    self._deadline = now + self.timeout
+                    self._hard = [self._deadline, 0, pool._expire_hard, (self,)]
+                    deadlines.file_locked(self._hard)
+                if self.soft_timeout is not None:
+                    self._soft = [now + self.soft_timeout, 0, pool._expire_soft, (self,)]
+                    deadlines.file_locked(self._soft)
         return True
 
     def _finish(self, ok: bool, value: Any, drained: bool = False) -> str | None:
@@ -329,9 +331,12 @@ class Task(Generic[T]):
         if self._hard is not None or self._soft is not None or self._resend is not None:
             deadlines = self._pool._deadlines
             with deadlines.lock:
-                for entry in (self._hard, self._soft, self._resend):
-                    if entry is not None:
-                        deadlines.cancel_locked(entry)
+                if self._hard is not None:
+                    deadlines.cancel_locked(self._hard)
+                if self._soft is not None:
+                    deadlines.cancel_locked(self._soft)
+                if self._resend is not None:
+                    deadlines.cancel_locked(self._resend)
             self._hard = self._soft = self._resend = None
         self._worker = None
         self.args = ()

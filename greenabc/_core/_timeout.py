@@ -63,7 +63,8 @@ class EngineTimeout:
             self._deadline = self._engine.monotonic() + self.seconds
             with self._lock:
                 self._active = True
-                self._due = self._deadlines.push_locked(self._deadline, self._fire, ())
+                self._due = due = [self._deadline, 0, _fire, (self,)]
+                self._deadlines.file_locked(due)
         return self
 
     def _is_active(self) -> bool:
@@ -74,9 +75,13 @@ class EngineTimeout:
             if self._active:
                 self.expired = True
                 self._engine.interrupt(self._target, ScopeInterrupt, self._is_active)
-                self._due = self._deadlines.push_locked(
-                    self._engine.monotonic() + REINTERRUPT_INTERVAL, self._fire, ()
-                )
+                self._due = due = [
+                    self._engine.monotonic() + REINTERRUPT_INTERVAL,
+                    0,
+                    _fire,
+                    (self,),
+                ]
+                self._deadlines.file_locked(due)
 
     def __exit__(
         self,
@@ -103,3 +108,6 @@ class EngineTimeout:
         if self.expired and isinstance(exc, ScopeInterrupt):
             raise TimeoutExpired(f"timed out after {self.seconds:g} s") from None
         return None
+
+
+_fire = EngineTimeout._fire  # a plain function in the entry: no bound method per scope
