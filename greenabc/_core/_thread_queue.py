@@ -13,6 +13,7 @@ window (docs/reliability.md).
 from __future__ import annotations
 
 import queue
+import threading
 from time import monotonic
 from typing import Any
 
@@ -22,15 +23,26 @@ from ._async_interrupt import shield, unshield
 class ThreadQueue(queue.Queue):  # type: ignore[type-arg]
     """``queue.Queue``, interrupt-safe (see the module docstring)."""
 
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(maxsize)
+        # Reentrant, so an interrupt handler can ask whether *this* thread
+        # holds the mutex (it may land just before the lock is taken, or
+        # inside Condition.wait before it is taken back): a plain Lock would
+        # let it release another thread's hold.
+        self.mutex = threading.RLock()  # type: ignore[assignment]
+        self.not_empty = threading.Condition(self.mutex)
+        self.not_full = threading.Condition(self.mutex)
+        self.all_tasks_done = threading.Condition(self.mutex)
+
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         cond = self.not_empty
-        cond.acquire()
         try:
+            cond.acquire()
             if not self.queue:  # else: ready, no wait (the common case)
                 self._wait(cond, self._qsize, block, timeout, queue.Empty)
             shield()  # raises an interrupt sent before: nothing has moved
         except BaseException:
-            cond.release()
+            self._release_if_held()
             raise
         try:
             item = self._get()
@@ -42,13 +54,13 @@ class ThreadQueue(queue.Queue):  # type: ignore[type-arg]
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         cond = self.not_full
-        cond.acquire()
         try:
+            cond.acquire()
             if 0 < self.maxsize <= len(self.queue):
                 self._wait(cond, self._has_room, block, timeout, queue.Full)
             shield()
         except BaseException:
-            cond.release()
+            self._release_if_held()
             raise
         try:
             self._put(item)
@@ -57,6 +69,10 @@ class ThreadQueue(queue.Queue):  # type: ignore[type-arg]
         finally:
             cond.release()
             unshield()
+
+    def _release_if_held(self) -> None:
+        if self.mutex._is_owned():  # type: ignore[attr-defined]
+            self.mutex.release()
 
     def _has_room(self) -> int:
         return int(self._qsize() < self.maxsize)
