@@ -39,9 +39,13 @@ class _Scheduler(DeadlineHeap):
     __slots__ = ("__weakref__", "_cond", "_thread")
 
     def __init__(self) -> None:
-        cond = threading.Condition(threading.Lock())
-        super().__init__(cond, time.monotonic)
-        self._cond = cond
+        # The heap's lock is a plain C lock: other threads take it inside
+        # their timeout scopes, and an interrupt can land right after a
+        # Python-level __enter__ (Condition's) acquired, leaking the lock. The
+        # condition over it is this thread's alone.
+        lock = threading.Lock()
+        super().__init__(lock, time.monotonic)
+        self._cond = threading.Condition(lock)
         self._thread: threading.Thread | None = None
         _schedulers.add(self)
 
@@ -50,7 +54,8 @@ class _Scheduler(DeadlineHeap):
 
     def _after_fork(self) -> None:
         # The thread stayed in the parent, and its lock may be held there.
-        self._cond = self.lock = threading.Condition(threading.Lock())
+        self.lock = threading.Lock()
+        self._cond = threading.Condition(self.lock)
         self._thread = None
         if self.wake_at != math.inf:
             with self._cond:

@@ -54,14 +54,18 @@ class _Scheduler:
     """One daemon thread that runs every call when it is due, soonest first."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        # Taken with a plain C lock: callers may be inside a timeout scope,
+        # and an interrupt landing in a Python-level __enter__ (a Condition's)
+        # after it acquired would leak the lock (docs/adapters.md).
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._heap: list[tuple[float, int, _Call]] = []
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
 
     def call_later(self, delay: float, fn: Callable[..., object], args: tuple[Any, ...]) -> _Call:
         call = _Call(fn, args)
-        with self._cond:
+        with self._lock:
             heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), call))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=NAME, daemon=True)
