@@ -95,3 +95,19 @@ def test_a_bad_pool_size_is_refused_before_the_patch_warning(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["size must be at least 1, got -1", "[]"]
+
+
+@pytest.mark.parametrize(
+    "call", ["greenabc.get_pool('gevent')", "greenabc.get_backend('gevent').create_pool(2)"]
+)
+def test_the_patch_warning_names_the_callers_line(run_python: RunPython, call: str) -> None:
+    result = run_python(
+        f"""
+        import warnings, greenabc
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            {call}
+        print(caught[0].filename, caught[0].lineno)
+        """
+    )
+    assert result.stdout.split() == ["<string>", "5"], result.stdout + result.stderr

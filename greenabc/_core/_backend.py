@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -115,7 +117,7 @@ class EngineBackend(PrimitivesMixin):
             f" in turn. Call greenabc.patch({self.name!r}) first thing, or run the"
             f" program with: python -m greenabc run --backend {self.name} ...",
             PatchWarning,
-            stacklevel=3,
+            stacklevel=_caller_outside_greenabc(),
         )
 
     def detect_blocking(self, threshold: float) -> Cancellable:
@@ -128,3 +130,17 @@ class EngineBackend(PrimitivesMixin):
                 " (capabilities.can_detect_blocking is False); use a green backend"
             )
         return self._blocking_detector(threshold)
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _caller_outside_greenabc() -> int:
+    """The ``stacklevel`` of the first caller outside greenabc, so a warning
+    names the user's line whichever public function led to it."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    return level
