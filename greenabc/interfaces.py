@@ -57,18 +57,9 @@ __all__ = [
 #: is 0.x, a change of shape bumps it and drops the old one.
 PROTOCOL_VERSION = 3
 
-#: What a Backend must have, by member name (checked when it loads).
-BACKEND_MEMBERS = frozenset(
+#: The primitives a Backend offers and an Engine supplies, by name.
+_PRIMITIVE_MEMBERS = frozenset(
     {
-        "name",
-        "protocol_version",
-        "capabilities",
-        "patcher",
-        "create_pool",
-        "spawn",
-        "create_timer",
-        "timeout",
-        "detect_blocking",
         "sleep",
         "Event",
         "Lock",
@@ -79,42 +70,41 @@ BACKEND_MEMBERS = frozenset(
         "Queue",
         "local",
         "to_thread",
-        "from_thread",
         "wait_readable",
         "wait_writable",
     }
 )
 
+#: What a Backend must have, by member name (checked when it loads).
+BACKEND_MEMBERS = _PRIMITIVE_MEMBERS | {
+    "name",
+    "protocol_version",
+    "capabilities",
+    "patcher",
+    "create_pool",
+    "spawn",
+    "create_timer",
+    "timeout",
+    "detect_blocking",
+    "from_thread",
+}
+
 #: What an Engine must have, by member name (checked when its backend loads).
-ENGINE_MEMBERS = frozenset(
-    {
-        "protocol_version",
-        "spawn",
-        "current",
-        "interrupt",
-        "checkpoint",
-        "call_later",
-        "sleep",
-        "monotonic",
-        "core_lock",
-        "core_event",
-        "core_semaphore",
-        "core_queue",
-        "Event",
-        "Lock",
-        "RLock",
-        "Semaphore",
-        "BoundedSemaphore",
-        "Condition",
-        "Queue",
-        "local",
-        "to_thread",
-        "portal",
-        "any_thread_portal",
-        "wait_readable",
-        "wait_writable",
-    }
-)
+ENGINE_MEMBERS = _PRIMITIVE_MEMBERS | {
+    "protocol_version",
+    "spawn",
+    "current",
+    "interrupt",
+    "checkpoint",
+    "call_later",
+    "monotonic",
+    "core_lock",
+    "core_event",
+    "core_semaphore",
+    "core_queue",
+    "portal",
+    "any_thread_portal",
+}
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
