@@ -37,6 +37,9 @@ logger = logging.getLogger("greenabc")
 
 #: Buckets per second.
 TICKS = 1000
+#: A killed or timed-out task, and an expired scope whose block caught its
+#: interrupt, are interrupted again this often until they end.
+REINTERRUPT_INTERVAL = 0.01
 #: Stale entries tolerated beyond the live ones before the buckets are rebuilt.
 STALE_SLACK = 256
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._deadlines import REINTERRUPT_INTERVAL
 from ._exceptions import Interrupt, SoftTimeout, TaskTimedOut, TimeoutExpired
 from ._validate import check_optional_seconds
 
@@ -39,9 +40,6 @@ PENDING = "pending"  # _finish: an interrupt may be pending, drain it first
 
 #: What a released task's ``kwargs`` becomes (shared: never mutated).
 _NO_KWARGS: dict[str, Any] = {}
-
-#: A killed or timed-out task is interrupted again this often until it ends.
-REINTERRUPT_INTERVAL = 0.01
 
 #: The task the calling code runs in. Each green thread and each OS thread has
 #: a context of its own, so this works on every engine without asking one. A

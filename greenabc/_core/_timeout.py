@@ -8,13 +8,9 @@ from types import TracebackType
 from typing_extensions import Self
 
 from ..interfaces import Engine
-from ._deadlines import DeadlineHeap, Entry
+from ._deadlines import REINTERRUPT_INTERVAL, DeadlineHeap, Entry
 from ._exceptions import ScopeInterrupt, TimeoutExpired
 from ._validate import check_optional_seconds
-
-#: An expired scope whose block caught its interrupt is interrupted again
-#: this often, until the block ends.
-REINTERRUPT_INTERVAL = 0.01
 
 
 class EngineTimeout:
