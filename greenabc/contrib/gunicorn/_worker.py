@@ -1,0 +1,342 @@
+"""``greenabc.contrib.gunicorn.Worker``: gunicorn's async worker on a greenabc Pool.
+
+HTTP is gunicorn's own (``AsyncWorker.handle`` and ``handle_request``: keep-alive,
+chunked bodies, sendfile, HTTP/2, hooks, access log); this module owns how
+connections are accepted and run, the heartbeat, signals and shutdown, and the
+per-request time limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import errno
+import os
+import socket
+import sys
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http import HTTPStatus
+from time import monotonic
+from types import FrameType, TracebackType
+from typing import Any
+
+from gunicorn import util
+from gunicorn.arbiter import Arbiter
+from gunicorn.http.wsgi import Response, default_environ
+from gunicorn.sock import ssl_wrap_socket
+from gunicorn.workers.base_async import AsyncWorker
+
+import greenabc
+
+from ..._core._exceptions import GreenabcError, Interrupt, TimeoutExpired
+from ...interfaces import Backend, Pool
+from ._settings import WorkerSettings
+
+#: Seconds between two heartbeats at most (gunicorn's own workers use 1 s).
+HEARTBEAT = 1.0
+#: accept() errors that say the process is short of a resource: wait, go on.
+SHORT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+
+
+@dataclass
+class _Request:
+    """One request in flight, for the time-limit answer and the shutdown log."""
+
+    method: str
+    uri: str
+    started: float = field(default_factory=monotonic)
+    response: Any = None  # gunicorn's Response once the app called start_response
+
+    def describe(self, now: float) -> str:
+        return f"{self.method} {self.uri} ({now - self.started:.1f} s)"
+
+
+#: The request the current task is serving (tasks never share one).
+_current: contextvars.ContextVar[_Request | None] = contextvars.ContextVar(
+    "greenabc_gunicorn_request", default=None
+)
+
+
+class _IdleTimeout:
+    """``AsyncWorker``'s wait for the next request on a kept-alive connection.
+    The socket's own timeout bounds it (it works the same on every backend,
+    where an interrupt would not reach a thread blocked in ``recv``); running
+    out means the client had nothing more to ask, so the connection closes."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        return isinstance(exc, socket.timeout) and not isinstance(exc, TimeoutExpired)
+
+
+class Worker(AsyncWorker):  # type: ignore[misc]
+    """gunicorn's worker on a greenabc backend: ``-k greenabc.contrib.gunicorn.Worker``.
+
+    Each connection is a task of :attr:`pool` (``--worker-connections`` at
+    once, on threads too); the heartbeat runs on the engine, so a worker whose
+    hub is blocked is killed by the arbiter after ``--timeout``.
+    """
+
+    settings: WorkerSettings
+    backend: Backend
+    sockets: list[socket.socket]
+    wsgi: Callable[..., Any]
+    #: The pool serving the connections (its ``stats()``, ``greenabc.signals``).
+    pool: Pool
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._quitting = False
+        self._reopen_logs = False
+        self._in_flight: dict[int, _Request] = {}
+
+    # -- boot ------------------------------------------------------------
+
+    def init_process(self) -> None:
+        try:
+            self.settings = WorkerSettings.from_env({**os.environ, **(self.cfg.env or {})})
+            self.backend = greenabc.get_backend(self.settings.backend)
+            with warnings.catch_warnings():
+                # The arbiter imported socket, ssl and threading: expected here.
+                warnings.simplefilter("ignore", greenabc.PatchWarning)
+                greenabc.patch(self.settings.backend)
+        except (GreenabcError, ValueError) as exc:
+            # One line, and an exit code that makes the arbiter stop rather than
+            # fork a worker that fails the same way, again and again.
+            self.log.error("greenabc worker cannot start: %s", str(exc).splitlines()[0])
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+        self.sockets = [_reopened(listener) for listener in self.sockets]
+        super().init_process()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self.wsgi = _noting_the_response(self.wsgi)
+
+    # -- the main loop ---------------------------------------------------
+
+    def run(self) -> None:
+        self.log.info(
+            "greenabc worker on %s: %d connections at once%s",
+            self.backend.name,
+            self.worker_connections,
+            ""
+            if self.settings.request_timeout is None
+            else f", {self.settings.request_timeout:g} s per request",
+        )
+        self.pool = self.backend.create_pool(self.worker_connections)
+        acceptors = self.backend.create_pool(len(self.sockets))
+        for listener in self.sockets:
+            listener.setblocking(False)
+            acceptors.spawn(self._accept, listener)
+        while self.alive:
+            self.notify()
+            self._wait_for_signals(min(HEARTBEAT, self.timeout))
+        if self._quitting:
+            self.cfg.worker_int(self)
+            acceptors.close(timeout=0)
+            self.pool.close(timeout=0)
+        else:
+            self._shut_down(acceptors)
+
+    def notify(self) -> None:
+        super().notify()
+        if self.ppid != os.getppid():
+            self.log.info("Parent changed, shutting down: %s", self)
+            self.alive = False
+
+    def _wait_for_signals(self, seconds: float) -> None:
+        # gunicorn's base worker writes every signal to PIPE (set_wakeup_fd):
+        # the wait ends at once, and the flags the handlers set are acted on here,
+        # outside the handler, where blocking calls are safe on every engine.
+        # One read: eventlet's os.read waits instead of raising EAGAIN.
+        if self.backend.wait_readable(self.PIPE[0], seconds):
+            with contextlib.suppress(BlockingIOError):
+                os.read(self.PIPE[0], 4096)
+        if self._reopen_logs:
+            self._reopen_logs = False
+            self.log.reopen_files()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while self.alive:
+            try:
+                client, addr = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                self.backend.wait_readable(listener, HEARTBEAT)
+                continue
+            except OSError as exc:
+                if not self.alive:
+                    return
+                if exc.errno not in SHORT_OF_RESOURCES:
+                    raise
+                self.log.error("accept() failed, retrying in 0.5 s: %s", exc)
+                self.backend.sleep(0.5)
+                continue
+            try:
+                self.pool.spawn(self._serve, listener, client, addr)  # waits for a free slot
+            except greenabc.PoolClosed:
+                util.close(client)
+                return
+
+    def _serve(self, listener: socket.socket, client: socket.socket, addr: Any) -> None:
+        # Until a request arrives, the connection waits at most --keep-alive seconds.
+        client.setblocking(True)
+        client.settimeout(self.cfg.keepalive or None)
+        if self.cfg.is_ssl:
+            try:
+                client = ssl_wrap_socket(client, self.cfg)
+            except OSError as exc:  # ssl.SSLError is one
+                self.log.debug("TLS handshake with %s failed: %s", addr, exc)
+                util.close(client)
+                return
+        self.handle(listener, client, addr)
+
+    def timeout_ctx(self) -> _IdleTimeout:
+        return _IdleTimeout()
+
+    # -- one request -----------------------------------------------------
+
+    def handle_request(self, listener_name: Any, req: Any, sock: socket.socket, addr: Any) -> bool:
+        request = _Request(req.method, req.uri)
+        key = id(request)
+        self._in_flight[key] = request
+        token = _current.set(request)
+        sock.settimeout(None)  # the request itself is bounded by its time limit, if any
+        limit = self.settings.request_timeout
+        try:
+            if limit is None:
+                return bool(super().handle_request(listener_name, req, sock, addr))
+            scope = self.backend.timeout(limit)
+            try:
+                with scope:
+                    return bool(super().handle_request(listener_name, req, sock, addr))
+            except TimeoutExpired:
+                if not scope.expired:
+                    raise  # the application's own
+                self._overran(request, req, sock, addr, limit)
+                raise StopIteration from None  # AsyncWorker.handle closes the connection
+        finally:
+            _current.reset(token)
+            del self._in_flight[key]
+            sock.settimeout(self.cfg.keepalive or None)
+
+    def _overran(
+        self, request: _Request, req: Any, sock: socket.socket, addr: Any, limit: float
+    ) -> None:
+        response = request.response
+        if response is not None and response.headers_sent:
+            self.log.warning(
+                "Request %s overran its %g s limit after its response began: connection closed",
+                request.describe(monotonic()),
+                limit,
+            )
+            _close(sock)
+            return
+        self.log.warning(
+            "Request %s overran its %g s limit: answered 503", request.describe(monotonic()), limit
+        )
+        self._answer(request, req, sock, addr, 503, f"The request took over {limit:g} s.")
+
+    def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
+        if not isinstance(exc, Interrupt):
+            super().handle_error(req, client, addr, exc)
+            return
+        # Killed (graceful timeout, quick exit): no traceback, and a 503 only
+        # where nothing of the response has gone out yet.
+        request = _current.get()
+        if request is None or req is None:
+            return
+        if request.response is None or not request.response.headers_sent:
+            self._answer(request, req, client, addr, 503, "The server is shutting down.")
+
+    def _answer(
+        self, request: _Request, req: Any, sock: socket.socket, addr: Any, status: int, text: str
+    ) -> None:
+        """Send a short error response and log it as gunicorn logs its own."""
+        reason = HTTPStatus(status).phrase
+        host, port = addr or ("", -1)  # no address on a UNIX socket
+        environ = default_environ(req, sock, self.cfg)
+        environ.update(REMOTE_ADDR=host, REMOTE_PORT=str(port))
+        response = Response(req, sock, self.cfg)
+        response.status = f"{status} {reason}"
+        response.response_length = len(text)
+        self.log.access(response, req, environ, timedelta(seconds=monotonic() - request.started))
+        try:
+            util.write_error(sock, status, reason, text)
+        except OSError:
+            self.log.debug("Failed to send the %d response.", status)
+
+    # -- shutting down ---------------------------------------------------
+
+    def _shut_down(self, acceptors: Pool) -> None:
+        """Stop accepting, let the connections finish for --graceful-timeout
+        (heartbeat going on), then stop the rest, saying what they were."""
+        deadline = monotonic() + self.cfg.graceful_timeout
+        running = self.pool.stats()["running"]
+        if running:
+            self.log.info(
+                "Graceful shutdown: %d connections open, %d requests in flight: %s",
+                running,
+                len(self._in_flight),
+                _listing(self._in_flight.values()),
+            )
+        while (left := deadline - monotonic()) > 0:
+            self.notify()
+            step = min(HEARTBEAT, left)
+            if acceptors.join(timeout=step) and self.pool.join(timeout=step):
+                break
+        if self.pool.stats()["running"]:
+            self.log.warning(
+                "Worker graceful timeout (pid:%s): stopping %d connections, %d requests: %s",
+                self.pid,
+                self.pool.stats()["running"],
+                len(self._in_flight),
+                _listing(self._in_flight.values()),
+            )
+        acceptors.close(timeout=0)
+        self.pool.close(timeout=0)
+
+    # -- signals (gunicorn's handlers, moved out of the signal handler) ----
+
+    def handle_quit(self, sig: int, frame: FrameType | None) -> None:
+        self._quitting = True
+        self.alive = False
+
+    def handle_usr1(self, sig: int, frame: FrameType | None) -> None:
+        self._reopen_logs = True
+
+
+def _noting_the_response(app: Callable[..., Any]) -> Callable[..., Any]:
+    """The WSGI app, recording the Response of the request it serves (so that
+    a time limit or a kill knows whether anything was sent)."""
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = _current.get()
+        if request is not None:
+            request.response = getattr(start_response, "__self__", None)
+        return app(environ, start_response)
+
+    return wsgi
+
+
+def _listing(requests: Iterable[_Request]) -> str:
+    now = monotonic()
+    return "; ".join(request.describe(now) for request in requests) or "none"
+
+
+def _reopened(listener: Any) -> socket.socket:
+    """A socket object of the (maybe patched) socket module on the fd of
+    gunicorn's listener, so that what accept() returns is green where the
+    engine is."""
+    return socket.socket(listener.FAMILY, socket.SOCK_STREAM, fileno=listener.sock.detach())
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    util.close(sock)
