@@ -32,11 +32,13 @@ from gunicorn.workers.base_async import AsyncWorker
 import greenabc
 
 from ..._core._exceptions import GreenabcError, Interrupt, TimeoutExpired
-from ...interfaces import Backend, Pool
+from ...interfaces import Backend, Pool, Task
 from ._settings import WorkerSettings
 
 #: Seconds between two heartbeats at most (gunicorn's own workers use 1 s).
 HEARTBEAT = 1.0
+#: Seconds kept, at most, out of --graceful-timeout to stop what still runs.
+STOP_RESERVE = 1.0
 #: accept() errors that say the process is short of a resource: wait, go on.
 SHORT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
@@ -130,16 +132,14 @@ class Worker(AsyncWorker):  # type: ignore[misc]
             else f", {self.settings.request_timeout:g} s per request",
         )
         self.pool = self.backend.create_pool(self.worker_connections)
-        acceptors = self.backend.create_pool(len(self.sockets))
         for listener in self.sockets:
             listener.setblocking(False)
-            acceptors.spawn(self._accept, listener)
+        acceptors = [self.backend.spawn(self._accept, listener) for listener in self.sockets]
         while self.alive:
             self.notify()
             self._wait_for_signals(min(HEARTBEAT, self.timeout))
         if self._quitting:
             self.cfg.worker_int(self)
-            acceptors.close(timeout=0)
             self.pool.close(timeout=0)
         else:
             self._shut_down(acceptors)
@@ -220,6 +220,12 @@ class Worker(AsyncWorker):  # type: ignore[misc]
                     raise  # the application's own
                 self._overran(request, req, sock, addr, limit)
                 raise StopIteration from None  # AsyncWorker.handle closes the connection
+        except Interrupt:
+            # Killed (graceful timeout, quick exit): a 503 where nothing of the
+            # response has gone out yet, and the task ends as killed.
+            if request.response is None or not request.response.headers_sent:
+                self._answer(request, req, sock, addr, 503, "The server is shutting down.")
+            raise
         finally:
             _current.reset(token)
             del self._in_flight[key]
@@ -243,16 +249,8 @@ class Worker(AsyncWorker):  # type: ignore[misc]
         self._answer(request, req, sock, addr, 503, f"The request took over {limit:g} s.")
 
     def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
-        if not isinstance(exc, Interrupt):
+        if not isinstance(exc, Interrupt):  # a kill was answered where it landed
             super().handle_error(req, client, addr, exc)
-            return
-        # Killed (graceful timeout, quick exit): no traceback, and a 503 only
-        # where nothing of the response has gone out yet.
-        request = _current.get()
-        if request is None or req is None:
-            return
-        if request.response is None or not request.response.headers_sent:
-            self._answer(request, req, client, addr, 503, "The server is shutting down.")
 
     def _answer(
         self, request: _Request, req: Any, sock: socket.socket, addr: Any, status: int, text: str
@@ -273,10 +271,13 @@ class Worker(AsyncWorker):  # type: ignore[misc]
 
     # -- shutting down ---------------------------------------------------
 
-    def _shut_down(self, acceptors: Pool) -> None:
+    def _shut_down(self, acceptors: list[Task[None]]) -> None:
         """Stop accepting, let the connections finish for --graceful-timeout
         (heartbeat going on), then stop the rest, saying what they were."""
-        deadline = monotonic() + self.cfg.graceful_timeout
+        # The arbiter SIGKILLs at --graceful-timeout: stop the rest a little
+        # before, so that they get their 503 and the log says what they were.
+        graceful = self.cfg.graceful_timeout
+        deadline = monotonic() + graceful - min(STOP_RESERVE, graceful / 4)
         running = self.pool.stats()["running"]
         if running:
             self.log.info(
@@ -288,7 +289,10 @@ class Worker(AsyncWorker):  # type: ignore[misc]
         while (left := deadline - monotonic()) > 0:
             self.notify()
             step = min(HEARTBEAT, left)
-            if acceptors.join(timeout=step) and self.pool.join(timeout=step):
+            accepting = [task for task in acceptors if not task.ready()]
+            if accepting:  # one may hold a connection it accepted, waiting for a slot
+                accepting[0].wait(step)
+            elif self.pool.join(timeout=step):
                 break
         if self.pool.stats()["running"]:
             self.log.warning(
@@ -298,8 +302,7 @@ class Worker(AsyncWorker):  # type: ignore[misc]
                 len(self._in_flight),
                 _listing(self._in_flight.values()),
             )
-        acceptors.close(timeout=0)
-        self.pool.close(timeout=0)
+        self.pool.close(timeout=0)  # an acceptor still waiting for a slot gets PoolClosed
 
     # -- signals (gunicorn's handlers, moved out of the signal handler) ----
 
