@@ -2,9 +2,10 @@
 
 Patches first, then runs the target as ``python SCRIPT`` / ``python -m
 MODULE`` would: same ``sys.argv``, ``__main__``, ``sys.path[0]`` and exit
-code. This is how ``celery``, ``gunicorn`` or an application runs green
-without being edited. Only stdlib modules that patching handles in place are
-imported before the patch.
+code. This is how ``celery`` or an application runs green without being
+edited. Only stdlib modules that patching handles in place are imported
+before the patch. ``gunicorn`` is the exception: its arbiter stays unpatched,
+and ``--backend`` goes to its workers as ``$GREENABC_BACKEND``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from importlib.machinery import ModuleSpec
 from importlib.util import find_spec
 
 from .._core._exceptions import GreenabcError
+from .._core._registry import ENV_BACKEND
 from . import UsageError, one_line
 
 
@@ -33,6 +35,16 @@ HELP = f"""{USAGE}
 
 Patch NAME (default: $GREENABC_BACKEND) first, then run SCRIPT or MODULE as
 python would, with the same sys.argv, __main__ and exit code."""
+
+
+GUNICORN_NOTE = (
+    "python -m greenabc run: gunicorn's arbiter is left unpatched; with"
+    " -k greenabc.contrib.gunicorn.Worker each worker patches {} after the fork"
+)
+
+
+def _is_gunicorn(as_module: bool, target: str) -> bool:
+    return (target if as_module else os.path.basename(target)) == "gunicorn"
 
 
 def _parse(argv: list[str]) -> tuple[str | None, bool, str, list[str]]:
@@ -67,7 +79,15 @@ def main(argv: list[str]) -> int:
             raise UsageError(f"no such script: {target!r}")
         import greenabc
 
-        greenabc.patch(backend)  # None: $GREENABC_BACKEND
+        if _is_gunicorn(as_module, target):
+            # Patching the arbiter before it forks would break it (eventlet) or
+            # hide the engine from what it shares with its workers: each
+            # greenabc worker patches after the fork, as it always does.
+            if backend:
+                os.environ[ENV_BACKEND] = backend
+            print(GUNICORN_NOTE.format(os.environ.get(ENV_BACKEND) or "threads"), file=sys.stderr)
+        else:
+            greenabc.patch(backend)  # None: $GREENABC_BACKEND
         if as_module and _find_spec(target) is None:  # after the patch: it may import
             raise UsageError(f"no module named {target!r}")
     except (UsageError, GreenabcError) as exc:

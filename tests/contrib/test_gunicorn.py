@@ -59,11 +59,13 @@ def _wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 class Server:
     """One gunicorn arbiter (its own process group) and what it logged."""
 
-    def __init__(self, backend: str, directory: Path, *args: str, **env: str) -> None:
+    def __init__(
+        self, backend: str, directory: Path, *args: str, launcher: list[str], **env: str
+    ) -> None:
         self.port = _free_port()
         self.log_path = directory / f"gunicorn-{self.port}.log"
         command = [
-            sys.executable, "-m", "gunicorn",
+            *launcher,
             "-k", WORKER,
             "-b", f"127.0.0.1:{self.port}",
             "--no-control-socket",
@@ -142,8 +144,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     servers: list[Server] = []
 
-    def start(backend: str, *args: str, ready: bool = True, **env: str) -> Server:
-        server = Server(backend, tmp_path, *args, **env)
+    def start(
+        backend: str, *args: str, ready: bool = True, launcher: list[str] | None = None, **env: str
+    ) -> Server:
+        launcher = launcher or [sys.executable, "-m", "gunicorn"]
+        server = Server(backend, tmp_path, *args, launcher=launcher, **env)
         servers.append(server)
         if ready:
             server.wait_ready()
@@ -545,3 +550,10 @@ def test_bad_settings_stop_at_boot_with_one_line(
     errors = [line for line in server.log.splitlines() if "greenabc worker cannot start" in line]
     assert len(errors) == 1 and message in errors[0], server.log
     assert "Traceback" not in server.log
+
+
+def test_greenabc_run_leaves_the_arbiter_unpatched(serve: Callable[..., Server]) -> None:
+    launcher = [sys.executable, "-m", "greenabc", "run", "--backend", "gevent", "-m", "gunicorn"]
+    server = serve("threads", launcher=launcher)  # --backend wins over $GREENABC_BACKEND
+    assert "greenabc worker on gevent" in server.log
+    assert "gunicorn's arbiter is left unpatched" in server.log
