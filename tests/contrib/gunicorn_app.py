@@ -4,7 +4,8 @@ Routes: ``/pid``, ``/sleep?s=`` (``time.sleep``: green where patched),
 ``/steps?s=`` (short sleeps: an interrupt lands between them on threads too),
 ``/spin?s=`` (never yields), ``/echo`` (the request body back), ``/stream?mb=``
 (a streamed body), ``/file?mb=`` (``wsgi.file_wrapper``), ``/late?s=`` (the
-response begins, then the app sleeps), ``/environ`` (a few environ values).
+response begins, then the app sleeps), ``/raise?NAME`` (raises SystemExit,
+KeyboardInterrupt or RuntimeError), ``/environ`` (a few environ values).
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
     elif path == "/late":
         start_response("200 OK", headers)
         return _late(_number(environ, "s", 5))
+    elif path == "/raise":
+        raise {"SystemExit": SystemExit, "KeyboardInterrupt": KeyboardInterrupt}.get(
+            environ.get("QUERY_STRING", ""), RuntimeError
+        )("raised by the application")
     elif path == "/environ":
         keys = ("SERVER_SOFTWARE", "REMOTE_PORT", "wsgi.url_scheme", "wsgi.multithread")
         body = json.dumps({key: environ.get(key) for key in keys}).encode()

@@ -322,6 +322,67 @@ def test_tls(serve: Callable[..., Server], backend: str, tmp_path: Path) -> None
     assert _wait_for(get, 10, "an HTTPS answer after a plain-text client")[0] == 200
 
 
+@pytest.mark.parametrize("what", ["SystemExit", "KeyboardInterrupt", "RuntimeError"])
+def test_an_application_that_raises_gets_500_and_the_worker_serves_on(
+    serve: Callable[..., Server], backend: str, what: str
+) -> None:
+    server = serve(backend)
+    pid = server.wait_ready()
+    assert server.get(f"/raise?{what}")[0] == 500
+    assert server.get("/pid") == (200, str(pid).encode())
+
+
+def test_a_client_gone_mid_response_costs_nothing(
+    serve: Callable[..., Server], backend: str
+) -> None:
+    server = serve(backend)
+    pid = server.wait_ready()
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"GET /stream?mb=50 HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(65536)
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+    assert server.get("/pid") == (200, str(pid).encode())
+    assert "Traceback" not in server.log
+
+
+def test_idle_connections_give_their_slot_back(serve: Callable[..., Server], backend: str) -> None:
+    # Four silent clients take the four slots; --keep-alive bounds their wait.
+    server = serve(backend, "--worker-connections", "4", "--keep-alive", "1")
+    silent = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(4)]
+    try:
+        time.sleep(0.2)
+        started = time.monotonic()
+        assert server.get("/pid", 10)[0] == 200
+        assert time.monotonic() - started < 5.0
+        assert all(sock.recv(1) == b"" for sock in silent), "closed by the server"
+    finally:
+        for sock in silent:
+            sock.close()
+
+
+def test_gunicorn_limits_and_reuse_port(serve: Callable[..., Server], backend: str) -> None:
+    server = serve(backend, "--limit-request-line", "100", "--reuse-port")
+    answer = _raw(server.port, b"GET /" + b"a" * 200 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 414 "), answer[:100]
+    assert server.get("/pid")[0] == 200
+
+
+def test_statsd_sees_the_requests(serve: Callable[..., Server], backend: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as statsd:
+        statsd.bind(("127.0.0.1", 0))
+        statsd.settimeout(10)
+        address = f"127.0.0.1:{statsd.getsockname()[1]}"
+        server = serve(backend, "--statsd-host", address, "--statsd-prefix", "t.")
+        server.get("/environ")
+        received: list[bytes] = []
+        while b"t.gunicorn.request.status.200:1|c|@1.0" not in received:
+            received.append(statsd.recv(65536))
+        assert any(line.startswith(b"t.gunicorn.request.duration:") for line in received)
+
+
 # --------------------------------------------------------------------------
 # The arbiter's contract
 
@@ -438,6 +499,14 @@ def test_hup_under_traffic_loses_no_request(serve: Callable[..., Server], backen
     assert not failures, failures[:3]
     assert total > 100
     assert pids - before, "new workers answered after the HUP"
+
+
+def test_sigwinch_is_ignored(serve: Callable[..., Server], backend: str) -> None:
+    server = serve(backend)
+    pid = server.wait_ready()
+    os.kill(pid, signal.SIGWINCH)
+    time.sleep(0.3)
+    assert server.get("/pid") == (200, str(pid).encode())
 
 
 def test_sigusr1_reopens_the_log(
