@@ -6,7 +6,9 @@ Runs the core tests and the conformance suite on ``threads``, then the
 conformance suite and the adapter's own tests on each green backend, then the
 conformance suite on ``naive-threads``, the example third-party engine of
 ``tests/naive_engine`` (found through the entry point of its ``site/``, so
-that the fresh interpreters some kit tests start find it too). Fails if any
+that the fresh interpreters some kit tests start find it too), then the
+integrations (``tests/contrib``: Celery workers and gunicorn servers on every
+backend, driven from an unpatched pytest). Fails if any
 run fails, errors, or collects no test.
 """
 
@@ -22,12 +24,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NAIVE = ROOT / "tests" / "naive_engine"
 RUNS = {
-    "threads": ["tests"],
+    "threads": ["tests", "--ignore=tests/contrib"],
     "gevent": ["adapters/gevent/tests"],
     "eventlet": ["adapters/eventlet/tests"],
     # The kit alone, on the example third-party engine (tests/naive_engine).
     "naive-threads": [],
+    # The integrations: real celery workers and gunicorn servers, each a
+    # subprocess on its own backend; this process is their unpatched client.
+    "contrib": ["tests/contrib"],
 }
+#: Runs that are plain pytest, not the kit on a backend.
+CLIENT_RUNS = {"contrib"}
 #: Extra environment of a run: the naive engine's entry point on sys.path.
 ENV = {"naive-threads": {"PYTHONPATH": os.pathsep.join([str(ROOT), str(NAIVE / "site")])}}
 RUN_TIMEOUT = 600  # seconds for one backend's whole run: no hang blocks CI
@@ -38,7 +45,8 @@ def run(name: str, paths: list[str], extra: list[str]) -> dict[str, int]:
         report = Path(tmp, "report.json")
         env = dict(os.environ, GREENABC_TEST_REPORT=str(report), **ENV.get(name, {}))
         env.pop("GREENABC_BACKEND", None)
-        command = [sys.executable, "-m", "greenabc.testing", name, *paths, *extra]
+        runner = ["pytest"] if name in CLIENT_RUNS else ["greenabc.testing", name]
+        command = [sys.executable, "-m", *runner, *paths, *extra]
         print(f"\n=== {name}: {' '.join(command[1:])}", flush=True)
         try:
             code = subprocess.run(command, cwd=ROOT, env=env, timeout=RUN_TIMEOUT).returncode

@@ -284,7 +284,7 @@ class Worker(AsyncWorker):  # type: ignore[misc]
                 "Graceful shutdown: %d connections open, %d requests in flight: %s",
                 running,
                 len(self._in_flight),
-                _listing(self._in_flight.values()),
+                _listing(tuple(self._in_flight.values())),
             )
         while (left := deadline - monotonic()) > 0:
             self.notify()
@@ -300,7 +300,7 @@ class Worker(AsyncWorker):  # type: ignore[misc]
                 self.pid,
                 self.pool.stats()["running"],
                 len(self._in_flight),
-                _listing(self._in_flight.values()),
+                _listing(tuple(self._in_flight.values())),
             )
         self.pool.close(timeout=0)  # an acceptor still waiting for a slot gets PoolClosed
 
@@ -328,6 +328,7 @@ def _noting_the_response(app: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _listing(requests: Iterable[_Request]) -> str:
+    # Callers pass a tuple: taken at once, while request threads add and remove.
     now = monotonic()
     return "; ".join(request.describe(now) for request in requests) or "none"
 
