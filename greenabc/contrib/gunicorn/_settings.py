@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..._core._detect import current_backend
+from ... import current_backend
 from ..._core._registry import ENV_BACKEND
 
 #: Seconds a request may take, from its first byte read to its last written.

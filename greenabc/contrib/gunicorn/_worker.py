@@ -31,7 +31,6 @@ from gunicorn.workers.base_async import AsyncWorker
 
 import greenabc
 
-from ..._core._exceptions import GreenabcError, Interrupt, TimeoutExpired
 from ...interfaces import Backend, Pool, Task
 from ._settings import WorkerSettings
 
@@ -74,7 +73,7 @@ class _IdleTimeout:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
-        return isinstance(exc, socket.timeout) and not isinstance(exc, TimeoutExpired)
+        return isinstance(exc, socket.timeout) and not isinstance(exc, greenabc.TimeoutExpired)
 
 
 class Worker(AsyncWorker):  # type: ignore[misc]
@@ -108,7 +107,7 @@ class Worker(AsyncWorker):  # type: ignore[misc]
                 # The arbiter imported socket, ssl and threading: expected here.
                 warnings.simplefilter("ignore", greenabc.PatchWarning)
                 greenabc.patch(self.settings.backend)
-        except (GreenabcError, ValueError) as exc:
+        except (greenabc.GreenabcError, ValueError) as exc:
             # One line, and an exit code that makes the arbiter stop rather than
             # fork a worker that fails the same way, again and again.
             self.log.error("greenabc worker cannot start: %s", str(exc).splitlines()[0])
@@ -215,15 +214,15 @@ class Worker(AsyncWorker):  # type: ignore[misc]
             try:
                 with scope:
                     return bool(super().handle_request(listener_name, req, sock, addr))
-            except TimeoutExpired:
+            except greenabc.TimeoutExpired:
                 if not scope.expired:
                     raise  # the application's own
                 self._overran(request, req, sock, addr, limit)
                 raise StopIteration from None  # AsyncWorker.handle closes the connection
-        except Interrupt:
+        except BaseException:
             # Killed (graceful timeout, quick exit): a 503 where nothing of the
             # response has gone out yet, and the task ends as killed.
-            if request.response is None or not request.response.headers_sent:
+            if _doomed() and (request.response is None or not request.response.headers_sent):
                 self._answer(request, req, sock, addr, 503, "The server is shutting down.")
             raise
         finally:
@@ -249,7 +248,7 @@ class Worker(AsyncWorker):  # type: ignore[misc]
         self._answer(request, req, sock, addr, 503, f"The request took over {limit:g} s.")
 
     def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
-        if not isinstance(exc, Interrupt):  # a kill was answered where it landed
+        if not _doomed():  # a kill was answered where it landed
             super().handle_error(req, client, addr, exc)
 
     def _answer(
@@ -325,6 +324,13 @@ def _noting_the_response(app: Callable[..., Any]) -> Callable[..., Any]:
         return app(environ, start_response)
 
     return wsgi
+
+
+def _doomed() -> bool:
+    """Whether the current task was killed: its outcome is decided while it
+    still runs, and what it raises now is the kill's interrupt."""
+    task = greenabc.current_task()
+    return task is not None and task.ready()
 
 
 def _listing(requests: Iterable[_Request]) -> str:
