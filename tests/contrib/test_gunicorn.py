@@ -363,6 +363,22 @@ def test_idle_connections_give_their_slot_back(serve: Callable[..., Server], bac
             sock.close()
 
 
+def test_idle_connections_do_not_block_the_others(
+    serve: Callable[..., Server], backend: str
+) -> None:
+    # Each silent connection waits for its request; none may stall the engine.
+    server = serve(backend, "--keep-alive", "3")
+    silent = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(20)]
+    try:
+        time.sleep(0.3)
+        started = time.monotonic()
+        assert server.get("/pid", 30)[0] == 200
+        assert time.monotonic() - started < 1.5
+    finally:
+        for sock in silent:
+            sock.close()
+
+
 def test_gunicorn_limits_and_reuse_port(serve: Callable[..., Server], backend: str) -> None:
     server = serve(backend, "--limit-request-line", "100", "--reuse-port")
     answer = _raw(server.port, b"GET /" + b"a" * 200 + b" HTTP/1.1\r\nHost: x\r\n\r\n")

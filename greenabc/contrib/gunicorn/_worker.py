@@ -132,7 +132,9 @@ class Worker(AsyncWorker):  # type: ignore[misc]
         )
         self.pool = self.backend.create_pool(self.worker_connections)
         for listener in self.sockets:
-            listener.setblocking(False)
+            # A timeout, not setblocking(False): a non-blocking eventlet socket's
+            # accept() returns the raw socket, whose recv would block the hub.
+            listener.settimeout(HEARTBEAT)
         acceptors = [self.backend.spawn(self._accept, listener) for listener in self.sockets]
         while self.alive:
             self.notify()
@@ -165,8 +167,7 @@ class Worker(AsyncWorker):  # type: ignore[misc]
         while self.alive:
             try:
                 client, addr = listener.accept()
-            except (BlockingIOError, InterruptedError):
-                self.backend.wait_readable(listener, HEARTBEAT)
+            except (TimeoutError, InterruptedError):  # nothing for a heartbeat: alive?
                 continue
             except OSError as exc:
                 if not self.alive:
