@@ -37,6 +37,7 @@ BACKENDS = ["gevent", "eventlet", "threads"]
 GREEN = {"gevent", "eventlet"}
 WORKER = "greenabc.contrib.gunicorn.Worker"
 START_TIMEOUT = 30.0  # the arbiter and its first worker, up and answering
+BLOCKED_HUB = 0.5  # s: a green worker's hub blocked this long fails the test
 
 
 def _free_port() -> int:
@@ -142,21 +143,35 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    servers: list[Server] = []
+    """Start servers; stop them after the test, then check that no green
+    worker's hub was blocked (each reports it: ``$GREENABC_BLOCKING_THRESHOLD``)
+    unless the test blocks it on purpose (``may_block=True``)."""
+    servers: list[tuple[Server, bool]] = []
 
     def start(
-        backend: str, *args: str, ready: bool = True, launcher: list[str] | None = None, **env: str
+        backend: str,
+        *args: str,
+        ready: bool = True,
+        launcher: list[str] | None = None,
+        may_block: bool = False,
+        **env: str,
     ) -> Server:
         launcher = launcher or [sys.executable, "-m", "gunicorn"]
+        env.setdefault("GREENABC_BLOCKING_THRESHOLD", str(BLOCKED_HUB))
         server = Server(backend, tmp_path, *args, launcher=launcher, **env)
-        servers.append(server)
+        servers.append((server, may_block))
         if ready:
             server.wait_ready()
         return server
 
     yield start
-    for server in servers:
+    for server, _ in servers:
         server.stop()
+    for server, may_block in servers:
+        blocked = [
+            line for line in server.log.splitlines() if " hub " in line and "blocked" in line
+        ]
+        assert may_block or not blocked, "\n".join(blocked)
 
 
 def _raw(port: int, data: bytes, timeout: float = 10.0) -> bytes:
@@ -450,7 +465,7 @@ def test_sigquit_exits_at_once(serve: Callable[..., Server], backend: str) -> No
 
 @pytest.mark.timeout(90)
 def test_a_request_that_never_yields(serve: Callable[..., Server], backend: str) -> None:
-    server = serve(backend, "--timeout", "3")
+    server = serve(backend, "--timeout", "3", may_block=True)
     pid = server.wait_ready()
     with ThreadPoolExecutor(1) as client:
         spinning = client.submit(_status, lambda: server.get("/spin?s=8", 60))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import errno
+import functools
 import os
 import socket
 import sys
@@ -38,6 +39,8 @@ from ._settings import WorkerSettings
 HEARTBEAT = 1.0
 #: Seconds kept, at most, out of --graceful-timeout to stop what still runs.
 STOP_RESERVE = 1.0
+#: Bytes per os.sendfile call on a green socket.
+SENDFILE_BLOCK = 1 << 20
 #: accept() errors that say the process is short of a resource: wait, go on.
 SHORT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
@@ -194,6 +197,10 @@ class Worker(AsyncWorker):  # type: ignore[misc]
                 self.log.debug("TLS handshake with %s failed: %s", addr, exc)
                 util.close(client)
                 return
+        if not hasattr(type(client), "sendfile"):
+            # eventlet's green socket hands sendfile() to the non-blocking socket
+            # under it, where the stdlib refuses it: gunicorn's sendfile failed.
+            client.sendfile = functools.partial(_sendfile, self.backend, client)  # type: ignore[method-assign]
         self.handle(listener, client, addr)
 
     def timeout_ctx(self) -> _IdleTimeout:
@@ -325,6 +332,29 @@ def _noting_the_response(app: Callable[..., Any]) -> Callable[..., Any]:
         return app(environ, start_response)
 
     return wsgi
+
+
+def _sendfile(
+    backend: Backend, sock: socket.socket, file: Any, offset: int = 0, count: int | None = None
+) -> int:
+    """``socket.sendfile`` for a socket whose fd is non-blocking under a green
+    engine: ``os.sendfile`` (zero copy), waiting on the engine when the socket
+    is full. Returns the bytes sent; the file's position ends after them."""
+    total = 0
+    try:
+        while count is None or total < count:
+            size = SENDFILE_BLOCK if count is None else min(SENDFILE_BLOCK, count - total)
+            try:
+                sent = os.sendfile(sock.fileno(), file.fileno(), offset + total, size)
+            except BlockingIOError:
+                backend.wait_writable(sock, sock.gettimeout())
+                continue
+            if not sent:
+                break  # end of the file
+            total += sent
+        return total
+    finally:
+        file.seek(offset + total)
 
 
 def _doomed() -> bool:
