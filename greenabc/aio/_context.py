@@ -8,6 +8,8 @@ from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 from .._core._backend import EngineBackend
+from .._core._exceptions import GreenabcError
+from .._core._registry import get_backend
 from ..interfaces import Portal
 
 
@@ -27,3 +29,14 @@ origin: ContextVar[Origin] = ContextVar("greenabc_aio_origin")
 #: greenabc.current_task()'s cell in a coroutine: no task (a coroutine is not
 #: one, even if the context it copied was a task's). Never written.
 NO_TASK: list[Any] = [None]
+
+
+def engine_backend(name: str | None, came_from: Origin | None) -> EngineBackend:
+    """The backend *name*; by default the one the call came from, else
+    ``greenabc.get_backend()``'s."""
+    if name is None and came_from is not None:
+        return came_from.backend
+    backend = get_backend(name)
+    if not isinstance(backend, EngineBackend):
+        raise GreenabcError(f"greenabc.aio needs a backend built on greenabc.adapter: {backend!r}")
+    return backend

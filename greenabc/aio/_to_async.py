@@ -12,11 +12,9 @@ from functools import partial
 from typing import Any, TypeVar
 
 from .._core._backend import EngineBackend
-from .._core._exceptions import GreenabcError
-from .._core._registry import get_backend
 from .._core._task import _current
 from ..interfaces import Portal, SyncEvent
-from ._context import NO_TASK, Origin, origin
+from ._context import NO_TASK, Origin, engine_backend, origin
 from ._loop import CANCEL_GRACE, shared_loop
 
 T = TypeVar("T")
@@ -31,12 +29,13 @@ THREAD_WAIT_STEP = 0.02
 GREEN_WAIT_STEP = 1.0
 
 
-def run(async_fn: Callable[..., Awaitable[T]], /, *args: Any) -> T:
+def run(async_fn: Callable[..., Awaitable[T]], /, *args: Any, backend: str | None = None) -> T:
     """Run ``async_fn(*args)`` on an event loop and return its result (or
     raise its exception, ``SystemExit`` and ``KeyboardInterrupt`` included).
 
     From green or synchronous code: a greenabc task, the main thread, any
-    green thread or thread of the default backend. Only the caller waits.
+    green thread or thread of *backend* (default: ``greenabc.get_backend()``,
+    or the one of the ``run_sync`` call this runs in). Only the caller waits.
     Inside a function that ``run_sync`` runs, the loop is the one awaiting
     it; elsewhere greenabc's own loop, started on first use in a thread of
     its own and stopped at exit. The coroutine sees the caller's context
@@ -48,16 +47,14 @@ def run(async_fn: Callable[..., Awaitable[T]], /, *args: Any) -> T:
     then the interrupt is raised in the caller; the coroutine's late result is
     discarded.
     """
-    backend = get_backend()
-    if not isinstance(backend, EngineBackend):
-        raise GreenabcError(f"greenabc.aio needs a backend built on greenabc.adapter: {backend!r}")
-    engine = backend.engine
-    portal = _caller_portal(backend)
     came_from = origin.get(None)
+    chosen = engine_backend(backend, came_from)
+    engine = chosen.engine
+    portal = _caller_portal(chosen)
     if came_from is not None and not came_from.loop.is_closed():
         loop = came_from.loop
     else:
-        loop = shared_loop(backend, portal)
+        loop = shared_loop(chosen, portal)
     if asyncio._get_running_loop() is loop:
         raise RuntimeError(
             "greenabc.aio.run() called from the event loop it would run on: await instead"
@@ -68,8 +65,8 @@ def run(async_fn: Callable[..., Awaitable[T]], /, *args: Any) -> T:
     on_threads = engine.any_thread_portal() is not None
     wake = done.set if on_threads else partial(portal.call_soon, done.set)
     call = _Call(loop, async_fn, args, wake)
-    call.ctx.run(origin.set, Origin(loop, backend, portal))
-    green = backend.capabilities.can_interrupt_blocking_calls
+    call.ctx.run(origin.set, Origin(loop, chosen, portal))
+    green = chosen.capabilities.can_interrupt_blocking_calls
     step = GREEN_WAIT_STEP if green else THREAD_WAIT_STEP
     try:
         loop.call_soon_threadsafe(call.start)

@@ -15,10 +15,9 @@ from typing import Any, TypeVar
 from .._core._backend import SPAWN_IDLE_WORKERS, UNBOUNDED, EngineBackend
 from .._core._exceptions import GreenabcError
 from .._core._pool import EnginePool
-from .._core._registry import get_backend
 from .._core._task import _current
 from ..interfaces import Pool, Portal, Task
-from ._context import Origin, origin
+from ._context import Origin, engine_backend, origin
 from ._loop import CANCEL_GRACE
 
 T = TypeVar("T")
@@ -50,7 +49,7 @@ async def run_sync(
     """
     loop = asyncio.get_running_loop()
     came_from = origin.get(None)
-    chosen = _backend(backend, came_from)
+    chosen = engine_backend(backend, came_from)
     portal = came_from.portal if came_from is not None and came_from.backend is chosen else None
     job = GreenJob(loop, chosen, portal or _home(chosen), fn, args, pool, timeout)
     job.start()
@@ -155,6 +154,8 @@ class GreenJob:
         task.add_done_callback(self._done)
 
     def _body(self) -> Any:
+        if self._killed:  # cancelled while the task waited for a worker: fn never runs
+            return None
         # In the worker: its own task cell, then the caller's context (a copy).
         return self._ctx.run(_call_in_task, _current.get(None), self.fn, self.args)
 
@@ -188,15 +189,6 @@ def _post(loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args: Any
 def _set_once(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
-
-
-def _backend(name: str | None, came_from: Origin | None) -> EngineBackend:
-    if name is None and came_from is not None:
-        return came_from.backend
-    backend = get_backend(name)
-    if not isinstance(backend, EngineBackend):
-        raise GreenabcError(f"greenabc.aio needs a backend built on greenabc.adapter: {backend!r}")
-    return backend
 
 
 def _home(backend: EngineBackend) -> Portal:
