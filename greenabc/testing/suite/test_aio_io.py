@@ -127,7 +127,7 @@ def test_green_sockets_serve_asyncio_clients(
 
 
 class SlowHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         time.sleep(SERVER_DELAY)
         body = self.path.encode()
         self.send_response(200)
@@ -135,7 +135,7 @@ class SlowHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -213,8 +213,10 @@ def redis_port() -> Iterator[int]:
     directory = tempfile.mkdtemp(prefix="greenabc-aio-redis-")
     port = _free_port()
     process = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", directory]
-        + ["--save", "", "--appendonly", "no"],
+        [
+            *("redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", directory),
+            *("--save", "", "--appendonly", "no"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
