@@ -42,11 +42,15 @@ class LoopThread:
             loop_class = green_executor_loop(backend, home)
         self.loop = loop_class(unpatched_selector())
         self._stopping = False
+        #: The loop thread's id in the kernel (/proc/self/task), once it runs.
+        self.native_id: int | None = None
+        self._native_id: Callable[[], int] = original("get_native_id")
         self._finished = original("allocate_lock")()
         self._finished.acquire()
         original("start_new_thread")(self._main, ())
 
     def _main(self) -> None:
+        self.native_id = self._native_id()
         loop = self.loop
         while not self._stopping:
             try:
