@@ -68,14 +68,17 @@ def run(async_fn: Callable[..., Awaitable[T]], /, *args: Any, backend: str | Non
     call.ctx.run(origin.set, Origin(loop, chosen, portal))
     green = chosen.capabilities.can_interrupt_blocking_calls
     step = GREEN_WAIT_STEP if green else THREAD_WAIT_STEP
+    queued = False
     try:
-        loop.call_soon_threadsafe(call.start)
+        loop.call_soon_threadsafe(call.start)  # RuntimeError if the loop is closed
+        queued = True
         while not done.wait(step):
             pass
     except BaseException:
-        # The caller was interrupted (or the loop is closed): cancel, wait a
-        # bounded time, and raise the interrupt here.
-        _cancel(call, done, step, engine.monotonic)
+        # The caller was interrupted: cancel, wait a bounded time, and raise
+        # the interrupt here.
+        if queued:
+            _cancel(call, done, step, engine.monotonic)
         raise
     ok, value = call.outcome
     call.outcome = (False, None)  # held by the frame only: no cycle through a traceback
