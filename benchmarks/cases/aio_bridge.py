@@ -241,7 +241,7 @@ def add(suite: Any) -> None:
             suite.note_versions("anyio")
     elif name == "gevent" and importlib.util.find_spec("asyncio_gevent") is not None:
         run_side, run_sync_side = _asyncio_gevent_sides(n)
-        to_async["asyncio-gevent future_to_greenlet"] = run_side
+        to_async["asyncio-gevent (loop on the hub)"] = run_side
         to_green["asyncio-gevent greenlet_to_future"] = run_sync_side
         suite.note_versions("asyncio-gevent")
     suite.add(
