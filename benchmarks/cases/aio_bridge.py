@@ -13,8 +13,8 @@ threads) and asyncio, one crossing at a time and many at once:
   of the peak RSS, greenabc alone.
 
 eventlet's own bridge is its asyncio hub, chosen for the whole process before
-eventlet is imported: it cannot share a process with greenabc's eventlet
-backend, so it is not measured here.
+eventlet runs: it runs in a process of its own (``aio_eventlet_hub.py``),
+timed the same way inside.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .common import Metrics, Side, noop
+from .common import Metrics, Side, noop, process_side
 
 N = 2_000  # crossings per side per round
 CONCURRENT = 10_000
@@ -244,6 +244,10 @@ def add(suite: Any) -> None:
         to_async["asyncio-gevent (loop on the hub)"] = run_side
         to_green["asyncio-gevent greenlet_to_future"] = run_sync_side
         suite.note_versions("asyncio-gevent")
+    elif name == "eventlet":
+        hub = "benchmarks.cases.aio_eventlet_hub"
+        to_async["eventlet asyncio hub spawn_for_awaitable"] = process_side(hub, "run", str(n))
+        to_green["eventlet asyncio hub await spawn"] = process_side(hub, "run_sync", str(n))
     suite.add(
         "aio/run",
         f"green -> asyncio, one call at a time ({n:,})",

@@ -41,9 +41,9 @@ async def run_sync(
     pool delays the start, never the loop); default: an unbounded one of
     *backend* (default: ``greenabc.get_backend()``). *timeout*: the task's
     hard timeout (``TaskTimedOut``). Cancelling the awaiting task kills the
-    green one (``TaskKilled`` at its next switch on a green engine, its next
-    bytecode on threads), waits up to ``CANCEL_GRACE`` seconds for it to end,
-    and raises ``CancelledError``. ``fn`` sees the caller's context variables
+    green one (its code is interrupted at its next switch on a green engine,
+    its next bytecode on threads), waits up to ``CANCEL_GRACE`` seconds for it
+    to end, and raises ``CancelledError``. ``fn`` sees the caller's context variables
     (a copy) and ``greenabc.current_task()`` is its task; ``greenabc.aio.run``
     inside it uses this loop.
     """
