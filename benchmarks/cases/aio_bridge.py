@@ -9,8 +9,8 @@ threads) and asyncio, one crossing at a time and many at once:
   ``loop.run_in_executor`` and ``anyio.to_thread.run_sync`` on threads;
   asyncio-gevent's ``greenlet_to_future`` on gevent;
 * 10,000 crossings at once (green tasks each awaiting a coroutine, and a
-  coroutine gathering run_sync calls): wall time per crossing and the growth
-  of the peak RSS, greenabc alone.
+  coroutine gathering run_sync calls): wall time per crossing, and the
+  resident memory per crossing while 10,000 are in flight, greenabc alone.
 
 eventlet's own bridge is its asyncio hub, chosen for the whole process before
 eventlet runs: it runs in a process of its own (``aio_eventlet_hub.py``),
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import resource
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -188,39 +188,64 @@ def _asyncio_gevent_sides(n: int) -> tuple[Side, Side]:
     return (lambda: with_loop(run)), (lambda: with_loop(lambda loop: cross(loop, main())))
 
 
+#: In the memory half of a concurrent side, how long each crossing stays in
+#: flight, and when (after all started) the resident set is read.
+HOLD = 0.5
+MEASURE_AT = 0.25
+
+
+def _rss_kib() -> float:
+    """The resident set now (not the peak: the peak only grows round after round)."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1024
+
+
 def _concurrent_run(backend: Any, n: int) -> Side:
+    """n green tasks each in aio.run at once: the wall time per crossing of
+    brief coroutines, then the resident memory per crossing in flight."""
     from greenabc import aio
 
-    async def briefly() -> None:
-        await asyncio.sleep(0.001)
+    async def briefly(seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
     def side() -> Metrics:
         aio.run(_nop, backend=backend.name)
         pool = backend.create_pool(n)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        started = time.perf_counter()
-        tasks = [pool.spawn(aio.run, briefly, backend=backend.name) for _ in range(n)]
-        for task in tasks:
-            task.get()
-        metrics = _per_call(n, started)
-        pool.close()
-        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-        return {**metrics, "rss_kib_per_call": grown / n}
+        try:
+            started = time.perf_counter()
+            tasks = [pool.spawn(aio.run, briefly, 0.001, backend=backend.name) for _ in range(n)]
+            for task in tasks:
+                task.get()
+            metrics = _per_call(n, started)
+            before = _rss_kib()
+            tasks = [pool.spawn(aio.run, briefly, HOLD, backend=backend.name) for _ in range(n)]
+            backend.sleep(MEASURE_AT)
+            in_flight = _rss_kib()
+            for task in tasks:
+                task.get()
+        finally:
+            pool.close()
+        return {**metrics, "kib_per_call": (in_flight - before) / n}
 
     return side
 
 
 def _concurrent_run_sync(backend: Any, n: int) -> Side:
+    """One coroutine gathering n run_sync calls, measured as above."""
     from greenabc import aio
 
     async def main() -> Metrics:
         await aio.run_sync(noop, backend=backend.name)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
         await asyncio.gather(*(aio.run_sync(time.sleep, 0.001) for _ in range(n)))
         metrics = _per_call(n, started)
-        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-        return {**metrics, "rss_kib_per_call": grown / n}
+        before = _rss_kib()
+        calls = asyncio.gather(*(aio.run_sync(time.sleep, HOLD) for _ in range(n)))
+        await asyncio.sleep(MEASURE_AT)
+        in_flight = _rss_kib()
+        await calls
+        return {**metrics, "kib_per_call": (in_flight - before) / n}
 
     return lambda: aio.run(main, backend=backend.name)
 
