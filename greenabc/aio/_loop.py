@@ -39,7 +39,9 @@ class LoopThread:
         if backend.engine.any_thread_portal() is None:
             from ._to_green import green_executor_loop  # (it imports this module)
 
-            loop_class = green_executor_loop(backend, home)
+            # The backend's home engine thread if it has one: the first
+            # caller may be a to_thread worker, whose hub does not stay.
+            loop_class = green_executor_loop(backend, backend._home or home)
         self.loop = loop_class(unpatched_selector())
         self._stopping = False
         #: The loop thread's id in the kernel (/proc/self/task), once it runs.
