@@ -165,6 +165,13 @@ def test_the_default_executor_runs_blocking_calls(run: Callable[..., Any]) -> No
     assert time.monotonic() - started < 0.2 + PROMPT
 
 
+def test_run_from_a_to_thread_worker(
+    greenabc_backend: greenabc.Backend, run: Callable[..., Any]
+) -> None:
+    # An OS thread outside the engine (a to_thread worker) is a caller too.
+    assert greenabc_backend.to_thread(run, double, 5) == 10
+
+
 def test_run_in_the_loops_own_thread_is_an_error(
     run: Callable[..., Any], greenabc_backend_name: str
 ) -> None:
