@@ -188,6 +188,28 @@ def primitives_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def aio_table(results: dict[str, Any]) -> list[str]:
+    """greenabc.aio's crossings (benchmarks/cases/aio_bridge.py) against each peer."""
+    lines = [
+        "| engine | crossing | greenabc | peer | peer's | greenabc / peer |",
+        "|---|---|---|---|---|---|",
+    ]
+    for engine in results["engines"]:
+        for name, case in cases(results, engine).items():
+            if not name.startswith("aio/"):
+                continue
+            ours = case["sides"][case["ours"]]
+            for peer, ratios in case["ratios"].items():
+                if "us" not in ratios:  # a case of greenabc's sides alone
+                    continue
+                theirs = case["sides"][peer]
+                lines.append(
+                    f"| {engine} | {case['title']} | {us(ours['us']['median'])} | {peer}"
+                    f" | {us(theirs['us']['median'])} | {ratio(ratios.get('us'))} |"
+                )
+    return lines if len(lines) > 2 else ["(not measured)"]
+
+
 def gc_table(results: dict[str, Any]) -> list[str]:
     outcomes = ("success", "failure", "killed", "timed_out")
     lines = [
@@ -552,6 +574,13 @@ def block(results: dict[str, Any]) -> str:
         " rounds as every other case (see the section below for what they mean).",
         "",
         *primitives_table(results),
+        "",
+        "### The asyncio bridge",
+        "",
+        "One crossing at a time each way (`greenabc.aio.run`, `run_sync`) against each"
+        " engine's own way; see [asyncio](asyncio.md#where-the-loop-runs).",
+        "",
+        *aio_table(results),
         "",
         "### The cyclic garbage collector",
         "",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import greenabc
-from greenabc import adapter, interfaces, signals
+from greenabc import adapter, aio, interfaces, signals
 from greenabc._core._exceptions import Interrupt
 
 PUBLIC = {
@@ -63,7 +63,7 @@ def test_all_is_the_public_surface() -> None:
 
 
 def test_submodule_alls_resolve() -> None:
-    for module in (interfaces, adapter, signals):
+    for module in (interfaces, adapter, signals, aio):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
 
@@ -80,3 +80,7 @@ def test_error_hierarchy() -> None:
 
 def test_entry_point_group_name() -> None:
     assert greenabc.ENTRY_POINT_GROUP == "greenabc.backends"
+
+
+def test_aio_surface() -> None:
+    assert set(aio.__all__) == {"CANCEL_GRACE", "run", "run_sync"}

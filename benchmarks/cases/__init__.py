@@ -11,6 +11,7 @@ from typing import Any
 
 def extend(suite: Any) -> None:
     from . import (
+        aio_bridge,
         celery_pools,
         check_patching,
         executor,
@@ -37,3 +38,4 @@ def extend(suite: Any) -> None:
     memory.add(suite)
     check_patching.add(suite)
     gc_figures.add(suite)
+    aio_bridge.add(suite)

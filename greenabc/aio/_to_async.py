@@ -1,0 +1,177 @@
+"""From green code to a coroutine: ``run(async_fn, *args)`` runs it on an
+event loop and waits for its outcome; only the caller waits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
+
+from .._core._backend import EngineBackend
+from .._core._task import _current
+from ..interfaces import Portal, SyncEvent
+from ._context import NO_TASK, Origin, engine_backend, origin
+from ._loop import CANCEL_GRACE, shared_loop
+
+T = TypeVar("T")
+
+logger = logging.getLogger("greenabc")
+
+#: On threads an interrupt lands only between bytecodes, never inside a C
+#: wait: the caller waits in steps this long (the latency of a kill there).
+THREAD_WAIT_STEP = 0.02
+#: A green caller waits in steps too: the step's timer keeps gevent's hub
+#: from taking a wait on a foreign thread for a deadlock (LoopExit).
+GREEN_WAIT_STEP = 1.0
+
+
+def run(async_fn: Callable[..., Awaitable[T]], /, *args: Any, backend: str | None = None) -> T:
+    """Run ``async_fn(*args)`` on an event loop and return its result (or
+    raise its exception, ``SystemExit`` and ``KeyboardInterrupt`` included).
+
+    From green or synchronous code: a greenabc task, the main thread, any
+    green thread or thread of *backend* (default: ``greenabc.get_backend()``,
+    or the one of the ``run_sync`` call this runs in). Only the caller waits.
+    Inside a function that ``run_sync`` runs, the loop is the one awaiting
+    it; elsewhere greenabc's own loop, started on first use in a thread of
+    its own and stopped at exit. The coroutine sees the caller's context
+    variables (a copy).
+
+    If the caller is interrupted while it waits (a kill or a hard or soft
+    timeout of its task, a ``greenabc.timeout`` scope, ``KeyboardInterrupt``),
+    the coroutine is cancelled and waited for up to ``CANCEL_GRACE`` seconds,
+    then the interrupt is raised in the caller; the coroutine's late result is
+    discarded.
+    """
+    came_from = origin.get(None)
+    chosen = engine_backend(backend, came_from)
+    engine = chosen.engine
+    portal = _caller_portal(chosen)
+    if came_from is not None and not came_from.loop.is_closed():
+        loop = came_from.loop
+    else:
+        loop = shared_loop(chosen, portal)
+    if asyncio._get_running_loop() is loop:
+        raise RuntimeError(
+            "greenabc.aio.run() called from the event loop it would run on: await instead"
+        )
+    done = engine.core_event()
+    # On threads the loop's thread may set the event itself; a hub's event is
+    # set in its own thread, through the portal.
+    on_threads = engine.any_thread_portal() is not None
+    wake = done.set if on_threads else partial(portal.call_soon, done.set)
+    call = _Call(loop, async_fn, args, wake)
+    call.ctx.run(origin.set, Origin(loop, chosen, portal))
+    green = chosen.capabilities.can_interrupt_blocking_calls
+    step = GREEN_WAIT_STEP if green else THREAD_WAIT_STEP
+    queued = False
+    try:
+        loop.call_soon_threadsafe(call.start)  # RuntimeError if the loop is closed
+        queued = True
+        while not done.wait(step):
+            pass
+    except BaseException:
+        # The caller was interrupted: cancel, wait a bounded time, and raise
+        # the interrupt here.
+        if queued:
+            _cancel(call, done, step, engine.monotonic)
+        raise
+    ok, value = call.outcome
+    call.outcome = (False, None)  # held by the frame only: no cycle through a traceback
+    if ok:
+        return value  # type: ignore[no-any-return]
+    try:
+        raise value
+    finally:
+        value = None  # no cycle through the traceback
+
+
+class _Call:
+    """One call of run: the coroutine's task on the loop and its outcome."""
+
+    __slots__ = ("args", "cancelled", "ctx", "fn", "loop", "outcome", "task", "wake")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        fn: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        wake: Callable[[], object],
+    ) -> None:
+        self.loop = loop
+        self.fn = fn
+        self.args = args
+        self.wake = wake
+        self.ctx = contextvars.copy_context()
+        self.task: asyncio.Task[tuple[bool, Any]] | None = None
+        self.cancelled = False
+        self.outcome: tuple[bool, Any] = (False, None)
+
+    # In the loop's thread.
+
+    def start(self) -> None:
+        if self.cancelled:
+            self._finished(None)
+            return
+        self.task = self.ctx.run(self.loop.create_task, _guarded(self.fn, self.args))
+        self.task.add_done_callback(self._finished)
+
+    def cancel(self) -> None:
+        if self.task is None:
+            self.cancelled = True
+        else:
+            self.task.cancel()
+
+    def _finished(self, task: asyncio.Task[tuple[bool, Any]] | None) -> None:
+        if task is None or task.cancelled():
+            self.outcome = (False, asyncio.CancelledError())
+        else:
+            self.outcome = task.result()
+        self.fn = self.args = None  # type: ignore[assignment]
+        self.wake()
+
+
+async def _guarded(fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> tuple[bool, Any]:
+    """The coroutine, with everything it raises but its cancellation boxed:
+    SystemExit or KeyboardInterrupt raised in a task stops asyncio's loop."""
+    _current.set(NO_TASK)
+    try:
+        return True, await fn(*args)
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:
+        return False, exc
+
+
+def _cancel(call: _Call, done: SyncEvent, step: float, clock: Callable[[], float]) -> None:
+    with contextlib.suppress(RuntimeError):  # a closed loop cancelled it already
+        call.loop.call_soon_threadsafe(call.cancel)
+    end = clock() + CANCEL_GRACE
+    while not done.is_set():
+        left = end - clock()
+        if left <= 0:
+            logger.warning(
+                "greenabc.aio.run: %r did not finish within %.1f s of its cancellation;"
+                " left running, its outcome discarded",
+                call.fn,
+                CANCEL_GRACE,
+            )
+            return
+        with contextlib.suppress(BaseException):  # the interrupt, sent again: cancelling
+            done.wait(min(left, step))
+
+
+def _caller_portal(backend: EngineBackend) -> Portal:
+    """The portal of the calling engine thread."""
+    engine = backend.engine
+    portal = engine.any_thread_portal()
+    if portal is not None:
+        return portal
+    home = backend._home
+    if home is not None and home.is_home():
+        return home
+    return engine.portal()

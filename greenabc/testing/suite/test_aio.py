@@ -1,0 +1,474 @@
+"""greenabc.aio: coroutines called from green code and green code awaited
+from coroutines, with greenabc's cancellation rules, on the backend under test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+
+import pytest
+
+import greenabc
+from greenabc import aio
+
+from ._helpers import PROMPT, busy, spin, wait_until
+
+#: A context variable set on one side, read on the other.
+color: contextvars.ContextVar[str] = contextvars.ContextVar("color", default="none")
+
+
+@pytest.fixture
+def run(greenabc_backend_name: str) -> Callable[..., Any]:
+    """greenabc.aio.run on the backend under test."""
+    return partial(aio.run, backend=greenabc_backend_name)
+
+
+@pytest.fixture
+def run_sync(greenabc_backend_name: str) -> Callable[..., Any]:
+    """greenabc.aio.run_sync on the backend under test."""
+    return partial(aio.run_sync, backend=greenabc_backend_name)
+
+
+@pytest.fixture
+def big_pool(greenabc_backend: greenabc.Backend) -> Iterator[greenabc.Pool]:
+    pool = greenabc_backend.create_pool(250)
+    yield pool
+    pool.kill(timeout=PROMPT)
+
+
+async def double(x: int) -> int:
+    await asyncio.sleep(0.001)
+    return 2 * x
+
+
+async def raises(exc: BaseException) -> None:
+    await asyncio.sleep(0)
+    raise exc
+
+
+class Watched:
+    """A coroutine that records whether it was cancelled. Plain flags: a
+    patched threading.Event is the engine's, not to be set from the loop's
+    thread."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.cancelled = False
+
+    async def forever(self) -> None:
+        self.started = True
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+
+
+# -- the two calls ---------------------------------------------------------------
+
+
+def test_run_returns_the_result(run: Callable[..., Any]) -> None:
+    assert run(double, 21) == 42
+
+
+def test_run_raises_the_coroutines_exception(run: Callable[..., Any]) -> None:
+    with pytest.raises(ValueError, match="bad"):
+        run(raises, ValueError("bad"))
+
+
+@pytest.mark.parametrize("exc_type", [SystemExit, KeyboardInterrupt])
+def test_run_carries_systemexit_and_keyboardinterrupt_and_the_loop_survives(
+    run: Callable[..., Any], exc_type: type[BaseException]
+) -> None:
+    with pytest.raises(exc_type):
+        run(raises, exc_type(3))
+    assert run(double, 1) == 2
+
+
+def test_run_sync_returns_and_raises(run: Callable[..., Any], run_sync: Callable[..., Any]) -> None:
+    def fail() -> None:
+        raise KeyError("green")
+
+    async def main() -> tuple[int, str]:
+        value = await run_sync(len, "abc")
+        with pytest.raises(KeyError) as info:
+            await run_sync(fail)
+        return value, str(info.value)
+
+    assert run(main) == (3, "'green'")
+
+
+@pytest.mark.parametrize("exc_type", [SystemExit, KeyboardInterrupt])
+def test_run_sync_carries_systemexit_and_keyboardinterrupt(
+    run: Callable[..., Any], run_sync: Callable[..., Any], exc_type: type[BaseException]
+) -> None:
+    def leave() -> None:
+        raise exc_type(4)
+
+    async def main() -> None:
+        await run_sync(leave)
+
+    with pytest.raises(exc_type):
+        run(main)
+    assert run(double, 2) == 4
+
+
+def test_run_sync_hard_timeout(run: Callable[..., Any], run_sync: Callable[..., Any]) -> None:
+    async def main() -> None:
+        await run_sync(spin, 30, timeout=0.05)
+
+    started = time.monotonic()
+    with pytest.raises(greenabc.TaskTimedOut):
+        run(main)
+    assert time.monotonic() - started < PROMPT
+
+
+def test_run_sync_on_a_pool_is_bounded_by_its_size(
+    greenabc_backend: greenabc.Backend, run: Callable[..., Any], run_sync: Callable[..., Any]
+) -> None:
+    pool = greenabc_backend.create_pool(3)
+    lock = threading.Lock()
+    now = [0, 0]  # running, most at once
+
+    def job() -> None:
+        with lock:
+            now[0] += 1
+            now[1] = max(now)
+        time.sleep(0.02)
+        with lock:
+            now[0] -= 1
+
+    async def main() -> None:
+        await asyncio.gather(*(run_sync(job, pool=pool) for _ in range(12)))
+
+    try:
+        run(main)
+    finally:
+        pool.close(timeout=PROMPT)
+    assert now[1] == 3
+
+
+def test_the_default_executor_runs_blocking_calls(run: Callable[..., Any]) -> None:
+    async def main() -> tuple[int, bool]:
+        loop = asyncio.get_running_loop()
+        slept = await asyncio.gather(*(asyncio.to_thread(time.sleep, 0.2) for _ in range(20)))
+        addresses = await loop.getaddrinfo("localhost", 80)
+        return len(slept), bool(addresses)
+
+    started = time.monotonic()
+    assert run(main) == (20, True)
+    assert time.monotonic() - started < 0.2 + PROMPT
+
+
+def test_run_from_a_to_thread_worker(
+    greenabc_backend: greenabc.Backend, run: Callable[..., Any]
+) -> None:
+    # An OS thread outside the engine (a to_thread worker) is a caller too.
+    assert greenabc_backend.to_thread(run, double, 5) == 10
+
+
+def test_run_in_the_loops_own_thread_is_an_error(
+    run: Callable[..., Any], greenabc_backend_name: str
+) -> None:
+    async def main() -> None:
+        aio.run(double, 1, backend=greenabc_backend_name)
+
+    with pytest.raises(RuntimeError, match="await instead"):
+        run(main)
+
+
+# -- concurrency: only the caller waits ---------------------------------------------
+
+
+def test_200_green_tasks_await_coroutines_together_and_a_ticker_runs(
+    big_pool: greenabc.Pool, run: Callable[..., Any]
+) -> None:
+    ticks: list[float] = []
+    stop = threading.Event()
+
+    def ticker() -> None:
+        while not stop.is_set():
+            ticks.append(time.monotonic())
+            time.sleep(0.02)
+
+    async def slow(i: int) -> int:
+        await asyncio.sleep(0.3)
+        return i
+
+    tick = big_pool.spawn(ticker)
+    started = time.monotonic()
+    tasks = [big_pool.spawn(run, slow, i) for i in range(200)]
+    results = [task.get(10) for task in tasks]
+    took = time.monotonic() - started
+    stop.set()
+    tick.get(PROMPT)
+    assert results == list(range(200))
+    assert took < 0.3 + PROMPT, took
+    during = [t for t in ticks if started <= t <= started + took]
+    assert len(during) >= 5, ticks  # the engine's other tasks ran meanwhile
+
+
+def test_200_run_sync_sleeps_gathered_finish_together(
+    run: Callable[..., Any], run_sync: Callable[..., Any]
+) -> None:
+    async def main() -> float:
+        started = time.monotonic()
+        await asyncio.gather(*(run_sync(time.sleep, 0.3) for _ in range(200)))
+        return time.monotonic() - started
+
+    took = run(main)
+    assert took < 0.3 + PROMPT, took
+
+
+def test_a_run_sync_function_that_never_yields_does_not_stall_the_loop(
+    run: Callable[..., Any], run_sync: Callable[..., Any]
+) -> None:
+    # The loop runs in a thread of its own, not on the hub.
+    async def main() -> int:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.ensure_future(tick())
+        await run_sync(busy, 0.5)
+        ticker.cancel()
+        return ticks
+
+    assert run(main) >= 5
+
+
+# -- nesting and context -----------------------------------------------------------
+
+
+def test_50_nested_round_trips_use_one_loop(
+    run: Callable[..., Any], run_sync: Callable[..., Any], greenabc_backend_name: str
+) -> None:
+    loops: set[int] = set()
+
+    async def inner(depth: int) -> int:
+        loops.add(id(asyncio.get_running_loop()))
+        if depth == 0:
+            return 0
+        below: int = await run_sync(green, depth - 1)
+        return 1 + below
+
+    def green(depth: int) -> int:
+        return 1 + aio.run(inner, depth)  # no backend: the awaiting call's
+
+    assert run(inner, 50) == 100
+    assert len(loops) == 1
+
+
+def test_nesting_inside_an_applications_own_loop_uses_that_loop(
+    run_sync: Callable[..., Any], greenabc_backend: greenabc.Backend
+) -> None:
+    # asyncio.run in a thread of the application's own (not greenabc's loop).
+    seen: list[object] = []
+
+    async def where() -> object:
+        return asyncio.get_running_loop()
+
+    async def main() -> bool:
+        mine = asyncio.get_running_loop()
+        await run_sync(lambda: seen.append(aio.run(where)))
+        return seen == [mine]
+
+    if greenabc_backend.capabilities.is_green:
+        # A patched thread is a green thread: that loop would run on the hub.
+        pytest.skip("an application's own loop on a green engine's hub is not this bridge's")
+    result: list[bool] = []
+    thread = threading.Thread(target=lambda: result.append(asyncio.run(main())))
+    thread.start()
+    thread.join(10)
+    assert result == [True]
+
+
+def test_contextvars_cross_both_ways(run: Callable[..., Any], run_sync: Callable[..., Any]) -> None:
+    def green_side() -> tuple[str, str]:
+        seen = color.get()
+        color.set("green")  # seen by the coroutine it calls; not by its caller (a copy)
+        return seen, aio.run(async_read)
+
+    async def async_read() -> str:
+        return color.get()
+
+    async def main() -> tuple[str, tuple[str, str], str]:
+        before = color.get()
+        color.set("blue")
+        seen = await run_sync(green_side)
+        return before, seen, color.get()
+
+    token = color.set("red")
+    try:
+        assert run(main) == ("red", ("blue", "green"), "blue")
+        assert color.get() == "red"
+    finally:
+        color.reset(token)
+
+
+def test_current_task_is_right_inside_run_sync_and_none_in_a_coroutine(
+    big_pool: greenabc.Pool, run: Callable[..., Any], run_sync: Callable[..., Any]
+) -> None:
+    def green() -> bool:
+        task = greenabc.current_task()
+        return task is not None and not task.ready()
+
+    async def main() -> tuple[object, bool, bool]:
+        return greenabc.current_task(), await run_sync(green), await run_sync(green)
+
+    assert big_pool.spawn(run, main).get(10) == (None, True, True)
+
+
+# -- cancellation, green side to asyncio ------------------------------------------
+
+
+def test_a_timeout_scope_cancels_the_awaited_coroutine(
+    greenabc_backend: greenabc.Backend, run: Callable[..., Any]
+) -> None:
+    watched = Watched()
+    started = time.monotonic()
+    with pytest.raises(greenabc.TimeoutExpired), greenabc_backend.timeout(0.1):
+        run(watched.forever)
+    assert time.monotonic() - started < PROMPT
+    assert watched.cancelled  # waited for: cancelled before the raise
+
+
+def test_a_hard_timeout_of_the_task_cancels_the_coroutine(
+    big_pool: greenabc.Pool, run: Callable[..., Any]
+) -> None:
+    watched = Watched()
+    task = big_pool.apply_async(run, (watched.forever,), timeout=0.1)
+    with pytest.raises(greenabc.TaskTimedOut):
+        task.get(PROMPT)
+    assert wait_until(lambda: watched.cancelled)
+
+
+def test_killing_the_task_cancels_the_coroutine(
+    big_pool: greenabc.Pool, run: Callable[..., Any]
+) -> None:
+    watched = Watched()
+    task = big_pool.spawn(run, watched.forever)
+    assert wait_until(lambda: watched.started)
+    assert task.kill(timeout=PROMPT)
+    assert task.outcome == "killed"
+    assert watched.cancelled
+
+
+def test_a_soft_timeout_cancels_the_coroutine_and_reaches_the_caller(
+    big_pool: greenabc.Pool, run: Callable[..., Any]
+) -> None:
+    watched = Watched()
+
+    def caller() -> str:
+        try:
+            run(watched.forever)
+        except greenabc.SoftTimeout:
+            return "soft"
+        return "ended"
+
+    task = big_pool.apply_async(caller, soft_timeout=0.1)
+    assert task.get(PROMPT) == "soft"
+    assert watched.cancelled
+
+
+def test_a_result_after_the_deadline_is_discarded(
+    big_pool: greenabc.Pool, run: Callable[..., Any]
+) -> None:
+    # The task's outcome is decided at its deadline; the coroutine's value,
+    # ready just after, is not its result.
+    async def late() -> str:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            return "late value"  # swallows the cancellation and returns
+        return "never"
+
+    task = big_pool.apply_async(run, (late,), timeout=0.1)
+    with pytest.raises(greenabc.TaskTimedOut):
+        task.get(PROMPT)
+    assert task.outcome == "timed out"
+
+
+# -- cancellation, asyncio to green side -------------------------------------------
+
+
+def test_cancelling_the_awaiting_task_kills_the_green_task(
+    run: Callable[..., Any], run_sync: Callable[..., Any]
+) -> None:
+    seen: list[str] = []
+    entered = threading.Event()
+
+    def green() -> None:
+        task = greenabc.current_task()
+        entered.set()
+        try:
+            spin(30)
+        except BaseException as exc:
+            seen.append(type(exc).__name__)
+            assert task is not None
+            seen.append(str(task.outcome))
+            raise
+
+    async def main() -> float:
+        awaiting = asyncio.ensure_future(run_sync(green))
+        while not entered.is_set():
+            await asyncio.sleep(0.005)
+        awaiting.cancel()
+        started = time.monotonic()
+        with pytest.raises(asyncio.CancelledError):
+            await awaiting
+        return time.monotonic() - started
+
+    took = run(main)
+    assert took < PROMPT
+    assert seen == ["KillInterrupt", "killed"]  # it ended before the CancelledError
+
+
+def test_cancelling_before_the_green_task_starts(
+    greenabc_backend: greenabc.Backend, run: Callable[..., Any], run_sync: Callable[..., Any]
+) -> None:
+    pool = greenabc_backend.create_pool(1)
+    ran: list[int] = []
+    blocker = threading.Event()
+
+    async def main() -> None:
+        first = asyncio.ensure_future(run_sync(blocker.wait, 10, pool=pool))
+        second = asyncio.ensure_future(run_sync(ran.append, 1, pool=pool))
+        await asyncio.sleep(0.05)
+        second.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        await run_sync(blocker.set)  # the engine's Event: set on its side
+        await first
+
+    try:
+        run(main)
+    finally:
+        pool.close(timeout=PROMPT)
+    assert ran == []
+
+
+def test_many_callers_at_once_each_gets_its_own_result(
+    big_pool: greenabc.Pool, run: Callable[..., Any], greenabc_backend: greenabc.Backend
+) -> None:
+    count = 2000 if greenabc_backend.capabilities.is_green else 200
+    pool = greenabc_backend.create_pool(count)
+
+    async def echo(i: int) -> int:
+        await asyncio.sleep(0.05)
+        return i
+
+    try:
+        tasks = [pool.spawn(run, echo, i) for i in range(count)]
+        assert [task.get(30) for task in tasks] == list(range(count))
+    finally:
+        pool.close(timeout=PROMPT)
