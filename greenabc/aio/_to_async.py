@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
+from .._core._async_interrupt import shield, unshield
 from .._core._backend import EngineBackend
 from .._core._task import _current
 from ..interfaces import Portal, SyncEvent
@@ -78,7 +79,7 @@ def run(async_fn: Callable[..., Awaitable[T]], /, *args: Any, backend: str | Non
         # The caller was interrupted: cancel, wait a bounded time, and raise
         # the interrupt here.
         if queued:
-            _cancel(call, done, step, engine.monotonic)
+            _cancel(call, done, step, engine.monotonic, shielded=not green)
         raise
     ok, value = call.outcome
     call.outcome = (False, None)  # held by the frame only: no cycle through a traceback
@@ -147,10 +148,34 @@ async def _guarded(fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> 
         return False, exc
 
 
-def _cancel(call: _Call, done: SyncEvent, step: float, clock: Callable[[], float]) -> None:
+def _cancel(
+    call: _Call, done: SyncEvent, step: float, clock: Callable[[], float], *, shielded: bool
+) -> None:
     with contextlib.suppress(RuntimeError):  # a closed loop cancelled it already
         call.loop.call_soon_threadsafe(call.cancel)
     end = clock() + CANCEL_GRACE
+    if shielded:
+        _shield()
+    try:
+        _wait_cancelled(call, done, step, clock, end)
+    finally:
+        if shielded:
+            unshield()
+
+
+def _shield() -> None:
+    """On threads the interrupt is sent again every 10 ms and lands at any
+    bytecode, so the grace is waited for shielded (a re-send meanwhile is
+    dropped; the one that made us cancel is raised by the caller)."""
+    while True:
+        with contextlib.suppress(BaseException):
+            shield()  # raises one sent before: take the shield again
+            return
+
+
+def _wait_cancelled(
+    call: _Call, done: SyncEvent, step: float, clock: Callable[[], float], end: float
+) -> None:
     while not done.is_set():
         left = end - clock()
         if left <= 0:
