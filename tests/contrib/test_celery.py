@@ -313,6 +313,8 @@ def test_runs_tasks_and_pool_signals(worker: tuple[Worker, Events], client: Cele
     assert send(client, w, "t.add", 2, 3).get(timeout=10) == 5
     log = w.log()
     assert f"greenabc: Celery pool on {w.backend}, 8 at once" in log
+    # The banner names greenabc and the backend, not the module ("celery").
+    assert f"concurrency: 8 (greenabc {w.backend})" in log
     assert "greenabc signal pool_started from <greenabc Pool" in log
 
 
