@@ -75,3 +75,42 @@ def test_site_builds_strict_and_api_pages_show_no_rest_markers(tmp_path: Path) -
         if STRAY.search(page.read_text())
     }
     assert stray == {}
+
+
+def _broken_plugin(site: Path) -> None:
+    """An installed third-party backend that fails to import, found through
+    its entry point (as tests/naive_engine/site installs a working one)."""
+    dist = site / "greenabc_mine-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: greenabc-mine\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[greenabc.backends]\nmine = greenabc_mine:backend\n")
+    (site / "greenabc_mine.py").write_text('raise ImportError("mine is broken on purpose")\n')
+
+
+@pytest.mark.timeout(300)
+def test_site_builds_with_a_broken_plugin_installed_and_lists_it_broken(tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    _broken_plugin(plugins)
+    path = os.pathsep.join(p for p in [str(plugins), os.environ.get("PYTHONPATH", "")] if p)
+    env = dict(os.environ, PYTHONPATH=path)
+    env.pop("GREENABC_BACKEND", None)
+    cli = subprocess.run(
+        [sys.executable, "-m", "greenabc", "backends", "--capabilities"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cli.returncode == 1, cli.stdout + cli.stderr  # the CLI's verdict, for reference
+    (line,) = [line for line in cli.stdout.splitlines() if line.startswith("mine ")]
+    reason = line.removeprefix("mine (broken: ").removesuffix(")")
+    assert "mine is broken on purpose" in reason
+
+    done = build(tmp_path / "site", {"PYTHONPATH": path})
+    assert done.returncode == 0, done.stderr[-4000:]
+    page = (tmp_path / "site" / "choosing-a-backend" / "index.html").read_text()
+    assert "<th><code>mine</code></th>" in page
+    assert page.count("<td>broken</td>") == len(_hook("capabilities").FLAGS)
+    assert f"<li><strong>mine</strong>: broken: {reason}</li>" in page.replace("&#39;", "'")
+    for name in ("threads", "gevent", "eventlet"):  # the others are still there
+        assert f"<th><code>{name}</code></th>" in page
