@@ -14,9 +14,12 @@ import pytest
 from greenabc._core._registry import available_backends
 
 
-def bench(*args: str, path: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GREENABC_")}
-    env["COLUMNS"] = "120"
+def bench(
+    *args: str, path: Path | None = None, columns: str | None = "120"
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GREENABC_") and k != "COLUMNS"}
+    if columns is not None:
+        env["COLUMNS"] = columns
     if path is not None:
         env["PYTHONPATH"] = str(path)
     return subprocess.run(
@@ -122,6 +125,29 @@ def test_unknown_backend_is_a_usage_error() -> None:
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert "unknown backend 'no-such-engine'" in line
+    # The word the other commands and UnknownBackendError use.
+    assert f"available: {', '.join(available_backends())}" in line
+    assert "installed:" not in line
+
+
+@pytest.mark.timeout(120)
+def test_piped_table_is_not_wrapped_at_80_columns() -> None:
+    """Output to a pipe or a file, with no $COLUMNS: each row on one line at
+    the table's own width, not folded at rich's default of 80."""
+    pytest.importorskip("rich")
+    result = bench("--backend", "threads", "--rounds", "1", "--tasks", "500", columns=None)
+    assert result.returncode == 0, result.stderr
+    table = [line for line in result.stdout.splitlines() if line and line[0] in "┏┃┡│└"]
+    assert len({len(line) for line in table}) == 1, result.stdout  # one width
+    assert len(table[0]) > 80, result.stdout
+    rows = [line for line in table if line.startswith("│")]
+    # One line per row: every row names its case (none is a wrapped remainder).
+    assert all(line.split("│")[1].strip() for line in rows), result.stdout
+    assert any(
+        "spawn+complete +timeout x500" in line
+        and "ThreadPoolExecutor (no per-task limit) submit+result" in line
+        for line in rows
+    ), result.stdout
 
 
 def test_rich_stays_out_of_the_import_path() -> None:

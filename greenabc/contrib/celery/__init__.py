@@ -21,12 +21,14 @@ Over Celery's own ``-P gevent`` / ``-P eventlet`` it adds, on every backend:
   ``celery inspect stats`` with greenabc's counters, and the worker's Timer
   (ETA tasks, heartbeats) on greenabc's timers.
 
-One job per module: ``_pool`` (the ``TaskPool``), ``_timer`` (the ``Timer``)
-and ``_late_writes`` (the guard that drops a decided task's late result
-writes, installed on the worker's app only). Only greenabc's public API is
+One job per module: ``_pool`` (the ``TaskPool``), ``_timer`` (the ``Timer``),
+``_late_writes`` (the guard that drops a decided task's late result
+writes, installed on the worker's app only) and ``_banner`` (the worker's
+banner says ``(greenabc BACKEND)``). Only greenabc's public API is
 used here; the core never imports Celery. See ``docs/celery.md``.
 """
 
+from . import _banner  # noqa: F401  (connects the banner's receiver)
 from ._late_writes import GUARDED_METHODS, guard_late_writes
 from ._pool import SHUTDOWN_TIMEOUT_ENV, TaskPool
 from ._timer import Timer

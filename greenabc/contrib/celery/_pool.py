@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import sys
@@ -62,6 +63,7 @@ class _Job:
         "celery_id",
         "error_callback",
         "kill_reason",
+        "name",
         "pool",
         "soft_timeout",
         "task",
@@ -73,6 +75,7 @@ class _Job:
         self,
         pool: TaskPool,
         celery_id: str | None,
+        name: str | None,
         callback: Callable[..., object] | None,
         error_callback: Callable[..., object] | None,
         accept_callback: Callable[..., object] | None,
@@ -82,6 +85,7 @@ class _Job:
     ) -> None:
         self.pool = pool
         self.celery_id = celery_id
+        self.name = name
         self.callback = callback
         self.error_callback = error_callback
         self.accept_callback = accept_callback
@@ -113,12 +117,40 @@ class _Job:
     def on_error(self, exc: BaseException) -> None:
         self._forget()
         if isinstance(exc, greenabc.TaskKilled):
-            exc = self.kill_reason or self.pool._unexplained_kill(self, exc)
+            if self.kill_reason is not None:
+                exc = self.kill_reason
+            elif self.pool._stopping is not None:
+                self._report_stopped(self.pool._unexplained_kill(self, exc), exc)
+                return
+            else:
+                exc = self.pool._unexplained_kill(self, exc)
         elif not isinstance(exc, Exception):
             # What Celery's apply_target does with a BaseException.
             exc = WorkerLostError(f"task {self.celery_id} raised {exc!r}")
         if self.error_callback is not None:
             self.error_callback(_exception_info(exc))
+
+    def _report_stopped(self, lost: BaseException, killed: BaseException) -> None:
+        """A task the worker's shutdown stopped: one line says which and why;
+        where it was stopped only at debug level. The worker's failure handler
+        (``Request.on_failure``) would log it as "Task handler raised error"
+        with a traceback, once per task: told ``return_ok``, it still stores
+        the failure, sends the signal and the event, and logs nothing."""
+        logger.warning("greenabc: %s", lost)
+        logger.debug("greenabc: where task %s was stopped", self.label, exc_info=killed)
+        callback = self.error_callback
+        if callback is None:
+            return
+        einfo = _exception_info(lost)
+        if _takes_return_ok(callback):
+            callback(einfo, return_ok=True)
+        else:
+            callback(einfo)
+
+    @property
+    def label(self) -> str:
+        """Celery's ``name[id]`` for the task, or its id alone."""
+        return f"{self.name}[{self.celery_id}]" if self.name else f"{self.celery_id}"
 
     def on_timeout(self, exc: BaseException) -> None:
         self._forget()
@@ -230,6 +262,7 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
         job = _Job(
             self,
             correlation_id,
+            _task_name(args, correlation_id),
             callback,
             error_callback,
             accept_callback,
@@ -288,9 +321,7 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
             why = f"stopped by the worker's {self._stopping}"
         else:
             why = f"killed: {exc}"
-        lost: BaseException = WorkerLostError(
-            f"task {job.celery_id} (greenabc task {number}) {why}"
-        )
+        lost: BaseException = WorkerLostError(f"task {job.label} (greenabc task {number}) {why}")
         return lost
 
     # -- autoscale ---------------------------------------------------------------
@@ -326,6 +357,24 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
             }
         )
         return info
+
+
+def _task_name(args: Any, celery_id: str | None) -> str | None:
+    """The task's name, when *args* are those of Celery's trace function:
+    ``(name, id, request, body, ...)``."""
+    if isinstance(args, tuple) and len(args) > 1 and args[1] == celery_id:
+        name = args[0]
+        if isinstance(name, str):
+            return name
+    return None
+
+
+def _takes_return_ok(callback: Callable[..., object]) -> bool:
+    try:
+        inspect.signature(callback).bind(None, return_ok=True)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _signal_name(signal: Any) -> str | None:

