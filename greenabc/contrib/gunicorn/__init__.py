@@ -6,7 +6,8 @@ The engine comes from ``$GREENABC_BACKEND`` (also read from gunicorn's
 ``--env``), else the engine already patched, else ``threads``; each worker
 process patches it right after the fork, and the arbiter is never patched.
 ``$GREENABC_REQUEST_TIMEOUT`` (seconds) limits each request. Needs the
-``gunicorn`` extra: ``pip install 'greenabc[gunicorn]'``. See docs/gunicorn.md.
+``gunicorn`` extra: ``pip install -e '.[gunicorn]'`` from a checkout (once
+published: ``pip install 'greenabc[gunicorn]'``). See docs/gunicorn.md.
 """
 
 from ._settings import ENV_REQUEST_TIMEOUT, WorkerSettings
