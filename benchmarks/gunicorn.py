@@ -1,6 +1,7 @@
 """greenabc's gunicorn worker against gunicorn's own, with wrk: one command.
 
     python benchmarks/gunicorn.py [--quick] [--rounds N] [--write] [--only ENGINE ...]
+    python benchmarks/gunicorn.py --report-only   # the page again, from the last results
 
 Installs ``wrk`` with apt-get when it is missing. The servers are real
 gunicorn processes (``-w 1``, ``--no-control-socket``, no access log, a free
@@ -22,11 +23,12 @@ connection per request), wrk with one thread and 100 connections (one
 thread: on a 2-core machine wrk and the worker each get a core, instead of
 two wrk threads taking CPU from the server they measure). In each round,
 every side starts one server, in a shuffled order, and runs every workload
-against it in a shuffled order: a warm-up, then ``wrk --latency`` (requests/s, p50, p99), with the worker's CPU
-time read from /proc around it (CPU per request: what the worker pays, less
-sensitive to the other load on the machine). Ratios greenabc / peer are taken
-within each round; the summary is the median and min-max of those per-round
-ratios, never a ratio of medians.
+against it in a shuffled order: a warm-up, then ``wrk --latency``
+(requests/s, p50, p99), with the worker's CPU time read from /proc around it
+(CPU per request: what the worker pays, less sensitive to the other load on
+the machine). Ratios greenabc / peer are taken within each round; the
+summary is the median and min-max of those per-round ratios, never a ratio
+of medians.
 
 Results go to benchmarks/gunicorn_results.json; --write then puts the
 generated section "gunicorn worker" into docs/benchmarks.md, between markers
@@ -609,7 +611,13 @@ def main() -> int:
     parser.add_argument("--eventlet-env", type=Path, default=ENV_25, help=f"({ENV_25})")
     parser.add_argument("--write", action="store_true", help="then update docs/benchmarks.md")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--report-only", action="store_true", help="measure nothing: write --out into the page"
+    )
     args = parser.parse_args()
+    if args.report_only:
+        write(json.loads(args.out.read_text()))
+        return 0
     rounds = args.rounds or (2 if args.quick else 5)
     load = Load(
         threads=args.threads,
