@@ -22,8 +22,11 @@ each with keep-alive (wrk's default) and with ``Connection: close`` (a new
 connection per request), wrk with one thread and 100 connections (one
 thread: on a 2-core machine wrk and the worker each get a core, instead of
 two wrk threads taking CPU from the server they measure). In each round,
-every side starts one server, in a shuffled order, and runs every workload
-against it in a shuffled order: a warm-up, then ``wrk --latency``
+the engines come in a shuffled order; an engine's servers (greenabc's and
+its peer's) are started side by side, and each workload, in a shuffled
+order, runs against each of them back to back, in a shuffled order (so the
+two figures of a ratio are seconds apart, whatever else the machine does
+meanwhile): a warm-up, then ``wrk --latency``
 (requests/s, p50, p99), with the worker's CPU time read from /proc around it
 (CPU per request: what the worker pays, less sensitive to the other load on
 the machine). Ratios greenabc / peer are taken within each round; the
@@ -332,45 +335,66 @@ def parse_wrk(text: str) -> dict[str, float]:
 # -- rounds ---------------------------------------------------------------------------
 
 
-def serve_and_measure(
-    side: Side, workloads: list[str], load: Load, binary: str, logs: Path
-) -> dict[str, dict[str, float] | str]:
-    """One server for this side; every workload against it, in this order."""
-    log = logs / (re.sub(r"\W+", "-", f"{side.engine} {side.name}") + ".log")
-    found: dict[str, dict[str, float] | str] = {}
+Measured = dict[str, float] | str  # wrk's figures, or what went wrong
+
+
+def measure(server: Server, worker: int, workload: str, load: Load, binary: str) -> Measured:
+    """A warm-up, then one wrk run, with the worker's CPU time around it."""
+    path, close = WORKLOADS[workload]
     try:
-        with Server(side, log) as server:
-            worker = server.wait_ready()
-            for name in workloads:
-                path, close = WORKLOADS[name]
-                wrk(binary, server.port, path, close, load, load.warmup)
-                cpu = cpu_seconds(worker)
-                result = parse_wrk(wrk(binary, server.port, path, close, load, load.duration))
-                cpu = cpu_seconds(worker) - cpu
-                result["cpu_us_per_request"] = cpu / max(result["requests"], 1) * 1e6
-                found[name] = result
+        wrk(binary, server.port, path, close, load, load.warmup)
+        cpu = cpu_seconds(worker)
+        result = parse_wrk(wrk(binary, server.port, path, close, load, load.duration))
+        cpu = cpu_seconds(worker) - cpu
     except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as exc:
-        print(f"  {side.engine} / {side.name}: {exc}", file=sys.stderr)
-        for name in workloads:
-            found.setdefault(name, f"error: {exc}")
+        print(f"  {workload}: {exc}", file=sys.stderr)
+        return f"error: {exc}"
+    result["cpu_us_per_request"] = cpu / max(result["requests"], 1) * 1e6
+    return result
+
+
+def run_engine(
+    group: list[Side], load: Load, binary: str, logs: Path, rng: random.Random
+) -> dict[str, dict[str, Measured]]:
+    """The engine's servers (greenabc and its peers) started side by side and
+    idle but for the run at hand; each workload, in a shuffled order, runs
+    against each of them back to back, in a shuffled order, so that the two
+    figures a ratio divides were taken seconds apart."""
+    found: dict[str, dict[str, Measured]] = {side.name: {} for side in group}
+    with contextlib.ExitStack() as stack:
+        ready: dict[str, tuple[Server, int]] = {}
+        for side in group:
+            log = logs / (re.sub(r"\W+", "-", f"{side.engine} {side.name}") + ".log")
+            server = stack.enter_context(Server(side, log))
+            try:
+                ready[side.name] = (server, server.wait_ready())
+            except (RuntimeError, OSError, ValueError) as exc:
+                print(f"  {side.engine} / {side.name}: {exc}", file=sys.stderr)
+                found[side.name] = {name: f"error: {exc}" for name in WORKLOADS}
+        workloads = list(WORKLOADS)
+        rng.shuffle(workloads)
+        for workload in workloads:
+            order = list(ready)
+            rng.shuffle(order)
+            for name in order:
+                server, worker = ready[name]
+                found[name][workload] = measure(server, worker, workload, load, binary)
     return found
 
 
 def run_rounds(
     all_sides: list[Side], load: Load, rounds: int, binary: str, rng: random.Random
 ) -> list[dict[str, Any]]:
+    engines = list(dict.fromkeys(side.engine for side in all_sides))
     measured: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="greenabc-bench-gunicorn-") as tmp:
         for number in range(1, rounds + 1):
-            order = list(all_sides)
-            rng.shuffle(order)
+            rng.shuffle(engines)
             this: dict[str, Any] = {}
-            for side in order:
-                workloads = list(WORKLOADS)
-                rng.shuffle(workloads)
-                print(f"[round {number}/{rounds}] {side.engine}: {side.name}", file=sys.stderr)
-                found = serve_and_measure(side, workloads, load, binary, Path(tmp))
-                this.setdefault(side.engine, {}).setdefault(side.name, {}).update(found)
+            for engine in engines:
+                group = [side for side in all_sides if side.engine == engine]
+                print(f"[round {number}/{rounds}] {engine}", file=sys.stderr, flush=True)
+                this[engine] = run_engine(group, load, binary, Path(tmp), rng)
             measured.append(this)
     return measured
 
@@ -538,8 +562,11 @@ def block(results: dict[str, Any]) -> str:
         " `-k eventlet`, so that peer runs from gunicorn 25.3, the last release with it,"
         " with the same eventlet and Python.",
         "",
-        f"{results['rounds']} rounds. In each round every side starts one server, in a shuffled"
-        " order, and runs every workload against it, in a shuffled order; the ratios greenabc /"
+        f"{results['rounds']} rounds. In each round the engines come in a shuffled order; an"
+        " engine's two servers (greenabc's and its peer's) are started side by side, and each"
+        " workload, in a shuffled order, runs against both back to back, in a shuffled order,"
+        " so that the two figures a ratio divides were taken seconds apart (the idle server"
+        " waits in epoll meanwhile). The ratios greenabc /"
         " peer are taken within the round, and the table gives their median and"
         f" min{DASH}max (never a ratio of medians); absolute figures are medians of the rounds."
         " Above 1 for requests/s, below 1 for p99 and CPU, is greenabc ahead. *Worker CPU per"
