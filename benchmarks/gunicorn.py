@@ -26,12 +26,11 @@ the engines come in a shuffled order; an engine's servers (greenabc's and
 its peer's) are started side by side, and each workload, in a shuffled
 order, runs against each of them back to back, in a shuffled order (so the
 two figures of a ratio are seconds apart, whatever else the machine does
-meanwhile): a warm-up, then ``wrk --latency``
-(requests/s, p50, p99), with the worker's CPU time read from /proc around it
-(CPU per request: what the worker pays, less sensitive to the other load on
-the machine). Ratios greenabc / peer are taken within each round; the
-summary is the median and min-max of those per-round ratios, never a ratio
-of medians.
+meanwhile): a warm-up, then ``wrk --latency`` (requests/s, p50, p99), with
+the worker's CPU time read from /proc around it (CPU per request: what the
+worker pays, less sensitive to the other load on the machine). Ratios
+greenabc / peer are taken within each round; the summary is the median and
+min-max of those per-round ratios, never a ratio of medians.
 
 Results go to benchmarks/gunicorn_results.json; --write then puts the
 generated section "gunicorn worker" into docs/benchmarks.md, between markers
