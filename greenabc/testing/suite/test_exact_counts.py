@@ -63,10 +63,17 @@ def test_a_burst_of_expiries_does_not_spawn_one_runner_each(
     count = 1000
     seen: list[BaseException] = []
     pool = greenabc_backend.create_pool(count)
-    release = threading.Event()  # blocked, not spinning: 1000 threads stay cheap
+    released: list[bool] = []
+
+    def blocked() -> None:
+        # Short sleeps, not threading.Event.wait: on threads an interrupt that
+        # lands inside the stdlib's Condition code leaves its lock released
+        # (a known limit, docs/reliability.md), which is not what this test is about.
+        while not released:
+            time.sleep(0.1)
+
     tasks = [
-        pool.apply_async(release.wait, (30,), timeout=3.0, timeout_callback=seen.append)
-        for _ in range(count)
+        pool.apply_async(blocked, timeout=3.0, timeout_callback=seen.append) for _ in range(count)
     ]
     assert wait_until(lambda: pool.stats()["running"] == count, PROMPT * 3)
     spawns: list[object] = []
@@ -80,6 +87,6 @@ def test_a_burst_of_expiries_does_not_spawn_one_runner_each(
     assert wait_until(lambda: len(seen) == count, 3.0 + PROMPT * 3), len(seen)
     assert all(task.outcome == "timed out" for task in tasks)
     assert len(spawns) < 10, f"{len(spawns)} spawns for {count} expiries"
-    release.set()
+    released.append(True)
     assert pool.join(PROMPT * 3)
     pool.close(PROMPT)
