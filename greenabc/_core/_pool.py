@@ -150,7 +150,7 @@ class EnginePool:
         if timeout is not None or soft_timeout is not None:
             timeout = check_optional_seconds(timeout, "timeout")
             soft_timeout = check_optional_seconds(soft_timeout, "soft_timeout")
-            if not (
+            if soft_timeout_exc is not SoftTimeout and not (
                 isinstance(soft_timeout_exc, type) and issubclass(soft_timeout_exc, BaseException)
             ):
                 raise TypeError(

@@ -239,16 +239,14 @@ class Task(Generic[T]):
         self._worker = worker
         if self.timeout is not None or self.soft_timeout is not None:
             pool = self._pool
-            deadlines = pool._deadlines
             now = pool._engine.monotonic()
-            with deadlines.lock:
-                if self.timeout is not None:
-                    self._deadline = now + self.timeout
-                    self._hard = [self._deadline, 0, pool._expire_hard, (self,)]
-                    deadlines.file_locked(self._hard)
-                if self.soft_timeout is not None:
-                    self._soft = [now + self.soft_timeout, 0, pool._expire_soft, (self,)]
-                    deadlines.file_locked(self._soft)
+            if self.timeout is not None:
+                self._deadline = now + self.timeout
+                self._hard = [self._deadline, 0, pool._expire_hard, (self,)]
+                pool._deadlines.file(self._hard)
+            if self.soft_timeout is not None:
+                self._soft = [now + self.soft_timeout, 0, pool._expire_soft, (self,)]
+                pool._deadlines.file(self._soft)
         return True
 
     def _finish(self, ok: bool, value: Any, drained: bool = False) -> str | None:
@@ -327,14 +325,13 @@ class Task(Generic[T]):
         kept handle holds its outcome and nothing else."""
         self._state = RELEASED
         if self._hard is not None or self._soft is not None or self._resend is not None:
-            deadlines = self._pool._deadlines
-            with deadlines.lock:
-                if self._hard is not None:
-                    deadlines.cancel_locked(self._hard)
-                if self._soft is not None:
-                    deadlines.cancel_locked(self._soft)
-                if self._resend is not None:
-                    deadlines.cancel_locked(self._resend)
+            cancel = self._pool._deadlines.cancel  # takes no lock
+            if self._hard is not None:
+                cancel(self._hard)
+            if self._soft is not None:
+                cancel(self._soft)
+            if self._resend is not None:
+                cancel(self._resend)
             self._hard = self._soft = self._resend = None
         self._worker = None
         self.args = ()
