@@ -319,10 +319,12 @@ class Task(Generic[T]):
     def _undecided(self) -> bool:
         return self._state == RUNNING and self._outcome is None
 
-    def _release(self) -> None:
+    def _release(self) -> bool:
         """-> RELEASED: its worker has left it. Cancels its deadline entries,
         wakes ``kill(block=True)``, and drops what only running needed, so a
-        kept handle holds its outcome and nothing else."""
+        kept handle holds its outcome and nothing else. Returns whether
+        anything waits for its outcome (a waiter or a callback): what
+        ``_announce`` would have to do."""
         self._state = RELEASED
         if self._hard is not None or self._soft is not None or self._resend is not None:
             cancel = self._pool._deadlines.cancel  # takes no lock
@@ -338,11 +340,6 @@ class Task(Generic[T]):
         self.kwargs = _NO_KWARGS
         if self._released_event is not None:
             self._released_event.set()
-
-    # -- after the outcome is decided, without the lock -----------------------
-
-    def _has_listeners(self) -> bool:
-        """Whether ``_announce`` has anything to do; with the pool's lock held."""
         return (
             self._done_event is not None
             or bool(self._done_callbacks)
@@ -350,6 +347,8 @@ class Task(Generic[T]):
             or self.error_callback is not None
             or self.timeout_callback is not None
         )
+
+    # -- after the outcome is decided, without the lock -----------------------
 
     def _announce(self) -> None:
         """Wake waiters and run the one outcome callback, then done callbacks.
