@@ -22,6 +22,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 #: case -> the backends it runs on
 CASES = {
@@ -29,6 +30,7 @@ CASES = {
     "spawn_timeout": ("gevent",),  # the same with timeout=10
     "scope": ("gevent",),  # with backend.timeout(10): pass
     "timer": ("gevent",),  # call_after(0-99 ms) and fire
+    "timer_at": ("gevent",),  # call_at(start + 0-99 ms) and fire: 100 deadlines, whatever the speed
     "timer_cancel": ("gevent",),  # call_after(10 s), then cancel
     "queue": ("threads",),  # Queue put_nowait + get_nowait
     "stdlib_queue": ("threads",),  # the same on queue.Queue, for the ratio
@@ -64,6 +66,14 @@ def run_case(backend_name: str, case: str, n: int) -> None:
         fired: list[int] = []
         for i in range(n):
             timer.call_after((i % 100) / 1000, fired.append, 1)
+        while len(fired) < n:
+            backend.sleep(0.01)
+    elif case == "timer_at":
+        timer = backend.create_timer()
+        fired = []
+        start = time.monotonic()
+        for i in range(n):
+            timer.call_at(start + (i % 100) / 1000, fired.append, 1)
         while len(fired) < n:
             backend.sleep(0.01)
     elif case == "timer_cancel":
@@ -117,7 +127,7 @@ def main() -> None:
     if args.run:
         run_case(*args.run, args.n)
         return
-    env = dict(os.environ)
+    env = dict(os.environ, PYTHONHASHSEED="0")  # the same dict layouts every run
     if args.core:
         core = os.path.abspath(args.core)
         env["PYTHONPATH"] = os.pathsep.join(
