@@ -91,7 +91,7 @@ class DeadlineHeap:
         "_firing",
         "_inbox",
         "_keys",
-        "_sort_before",
+        "_sort_upto",
         "_stale",
         "lock",
     )
@@ -108,8 +108,9 @@ class DeadlineHeap:
         self._dropped = 0  # its last value
         self._drops_base = 0  # its value when the stale entries were last recounted
         self._armed = math.inf  # the bucket key the driver will next wake for
-        # file(): an entry due before this is sorted in at once (inf while run_due sorts)
-        self._sort_before = math.inf
+        # file(): an entry due by this, in a bucket before the one the driver
+        # wakes for, is sorted in at once (inf while run_due sorts)
+        self._sort_upto = math.inf
         self._inbox: deque[Entry] = deque()  # filed without the lock, not yet sorted in
         self._firing: list[list[Entry]] = []  # the due buckets run_due is calling
 
@@ -138,7 +139,7 @@ class DeadlineHeap:
         inbox = self._inbox
         inbox.append(entry)
         # Read after the append: while run_due sorts, this is inf and we wait for it.
-        if entry[0] < self._sort_before or len(inbox) > INBOX_LIMIT:
+        if entry[0] <= self._sort_upto or len(inbox) > INBOX_LIMIT:
             with self.lock:
                 self._sort_in_locked()
 
@@ -165,7 +166,7 @@ class DeadlineHeap:
                 heappush(self._keys, key)
                 if key < self._armed:
                     self._armed = key
-                    self._sort_before = key / TICKS
+                    self._sort_upto = (key - 1) / TICKS
                     self._arm(key / TICKS)
             else:
                 bucket.append(entry)
@@ -242,7 +243,7 @@ class DeadlineHeap:
         """Call every entry due by *now*, soonest first, then re-arm."""
         due: list[list[Entry]] = []  # buckets, soonest first
         with self.lock:
-            self._sort_before = math.inf  # a filing meanwhile waits for the lock
+            self._sort_upto = math.inf  # a filing meanwhile waits for the lock
             self._sort_in_locked()
             keys, buckets = self._keys, self._buckets
             limit = now * TICKS
@@ -259,9 +260,9 @@ class DeadlineHeap:
                 if stale < len(bucket):
                     due.append(bucket)
             self._armed = keys[0] if keys else math.inf
-            self._sort_before = self._armed / TICKS
+            self._sort_upto = (self._armed - 1) / TICKS
             if keys:
-                self._arm(self._sort_before)
+                self._arm(self._armed / TICKS)
             for bucket in due:
                 bucket.sort(key=_when)  # stable; a run of one timeout is sorted already
             self._firing = due  # still cancellable, and found by live_locked()

@@ -82,9 +82,22 @@ class EngineTimer:
         self, delay: float, fn: Callable[..., object], /, *args: Any
     ) -> EngineTimerEntry:
         """Call ``fn(*args)`` once, *delay* seconds from now."""
+        # The hot path: _schedule() inlined for a one-shot entry.
         if not (type(delay) is float or type(delay) is int) or not 0 <= delay < 1e12:
             delay = check_seconds(delay, "delay")
-        return self._schedule(self._engine.monotonic() + delay, fn, args, None)
+        if not callable(fn):
+            raise _not_callable(fn)
+        entry = EngineTimerEntry((self._engine.monotonic() + delay, 0, fn, args))
+        entry._timer = self
+        entry.cancelled = False
+        entry.interval = None
+        if self._stopped:
+            raise _stopped_error()
+        self._deadlines.file(entry)
+        if self._stopped:
+            entry.cancel()
+            raise _stopped_error()
+        return entry
 
     def call_at(self, when: float, fn: Callable[..., object], /, *args: Any) -> EngineTimerEntry:
         """Call ``fn(*args)`` once at *when*, a ``time.monotonic()`` value (at
