@@ -176,3 +176,26 @@ def test_the_driver_is_armed_for_entries_filed_while_it_runs() -> None:
             driver.join()
         live = heap.entries()
         assert not live or heap.wake_at <= live[0][0] + 1 / TICKS  # its bucket, never later
+
+
+def test_an_entry_filed_while_run_due_sorts_waits_for_it() -> None:
+    # While run_due sorts the inbox and takes out what is due, a filing must
+    # take the lock (wait for it): appended behind the sort, it would be left
+    # in the inbox with the driver re-armed for later than its deadline.
+    late_entry: list[list[object]] = []
+
+    class FilingHeap(ManualHeap):
+        __slots__ = ()
+
+        def _arm(self, when: float) -> None:
+            super()._arm(when)
+            if when == 2.0 and not late_entry:  # run_due re-arming, its lock held
+                late_entry.append(self.push(1.5, int))  # as another thread would
+
+    heap = FilingHeap()
+    heap.lock = threading.RLock()  # the filing above comes from the same thread
+    heap.push(1.0, int)
+    heap.push(2.0, int)  # waits in the inbox: due after the driver's wake-up
+    heap.run_due(1.0)
+    assert late_entry
+    assert heap.wake_at <= 1.5 + 1 / TICKS  # armed for it, never later

@@ -142,15 +142,18 @@ class DeadlineHeap:
         if entry[0] <= self._sort_upto or len(inbox) > INBOX_LIMIT:
             with self.lock:
                 self._sort_in_locked()
+                self._sort_upto = (self._armed - 1) / TICKS
 
     def file_locked(self, entry: Entry) -> None:
         """:meth:`file`, for a caller that holds ``lock``."""
         self._inbox.append(entry)
         self._sort_in_locked()
+        self._sort_upto = (self._armed - 1) / TICKS
 
     def _sort_in_locked(self) -> None:
         """Move the inbox's live entries into their buckets, arming the
-        driver for an earlier one; with the lock held."""
+        driver for an earlier one; with the lock held. The caller then sets
+        ``_sort_upto`` (run_due only once it has re-armed)."""
         inbox, buckets = self._inbox, self._buckets
         filed = 0
         while inbox:
@@ -166,7 +169,6 @@ class DeadlineHeap:
                 heappush(self._keys, key)
                 if key < self._armed:
                     self._armed = key
-                    self._sort_upto = (key - 1) / TICKS
                     self._arm(key / TICKS)
             else:
                 bucket.append(entry)
@@ -260,9 +262,9 @@ class DeadlineHeap:
                 if stale < len(bucket):
                     due.append(bucket)
             self._armed = keys[0] if keys else math.inf
-            self._sort_upto = (self._armed - 1) / TICKS
             if keys:
                 self._arm(self._armed / TICKS)
+            self._sort_upto = (self._armed - 1) / TICKS  # the end of the sorting
             for bucket in due:
                 bucket.sort(key=_when)  # stable; a run of one timeout is sorted already
             self._firing = due  # still cancellable, and found by live_locked()
