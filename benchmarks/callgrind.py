@@ -26,8 +26,8 @@ import time
 
 #: case -> the backends it runs on
 CASES = {
-    "spawn": ("gevent",),  # spawn+complete, pool size 1000
-    "spawn_timeout": ("gevent",),  # the same with timeout=10
+    "spawn": ("gevent", "eventlet"),  # spawn+complete, pool size 1000
+    "spawn_timeout": ("gevent", "eventlet"),  # the same with timeout=10
     "scope": ("gevent",),  # with backend.timeout(10): pass
     "timer": ("gevent",),  # call_after(0-99 ms) and fire
     "timer_at": ("gevent",),  # call_at(start + 0-99 ms) and fire: 100 deadlines, whatever the speed
