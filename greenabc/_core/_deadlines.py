@@ -187,9 +187,8 @@ class DeadlineHeap:
         except IndexError:
             return False
         entry[2] = None
-        if entry[
-            1
-        ]:  # still in its bucket (a race with run_due may miscount one: a rebuild recounts)
+        # Still in its bucket? (A race with run_due may miscount one: a rebuild recounts.)
+        if entry[1]:
             self._dropped = dropped = next(self._drops)
             stale = self._stale + dropped - self._drops_base
             if stale > STALE_SLACK and 2 * stale > self._filed:
