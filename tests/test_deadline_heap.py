@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from greenabc._core._deadlines import STALE_SLACK
+from greenabc._core._deadlines import STALE_SLACK, TICKS
 from greenabc.adapter import DeadlineHeap
 
 
@@ -56,7 +56,7 @@ def test_a_cancelled_entry_never_runs_and_holds_nothing() -> None:
     entry = heap.push(1.0, ran.append, (payload,))
     assert heap.cancel(entry)
     assert not heap.cancel(entry)  # once
-    assert entry[2] is None and entry[3] is None  # the payload is free at once
+    assert entry[2:] == [None]  # the payload is free at once
     heap.run_due(2.0)
     assert ran == []
 
@@ -120,3 +120,82 @@ def test_counts_stay_exact_under_contention() -> None:
         thread.join()
     assert len(heap) == sum(kept)
     assert len(heap) == len(heap.entries())
+
+
+def test_a_cancel_racing_the_firing_loop_never_both_stops_and_runs_an_entry() -> None:
+    # Each entry's call is claimed once, without a lock: it ran, or a cancel
+    # returned True for it, never both and never neither. Rounds until the
+    # two threads met inside one (the interpreter switches every 5 ms).
+    mixed = 0
+    for _ in range(20):
+        heap = ManualHeap()
+        ran: list[int] = []
+        entries = [heap.push(0.5, ran.append, (i,)) for i in range(50_000)]
+        stopped: list[int] = []
+
+        def cancel_all(heap: ManualHeap, entries: list[list[object]], stopped: list[int]) -> None:
+            for i in reversed(range(len(entries))):  # meets the firing loop half-way
+                if heap.cancel(entries[i]):
+                    stopped.append(i)
+
+        canceller = threading.Thread(target=cancel_all, args=(heap, entries, stopped))
+        canceller.start()
+        heap.run_due(1.0)
+        canceller.join()
+        assert sorted(ran + stopped) == list(range(len(entries)))
+        if ran and stopped:
+            mixed += 1
+            if mixed == 3:
+                break
+    assert mixed, "the canceller never ran while the entries fired"
+
+
+def test_the_driver_is_armed_for_entries_filed_while_it_runs() -> None:
+    # Entries due no sooner than the driver's wake-up wait in the inbox
+    # without the lock, until run_due sorts them in: none may be left behind
+    # it with the driver armed for later than its deadline. Checked after
+    # each of many bursts of filings raced against a driver.
+    heap = ManualHeap()
+    now = [0.0]
+    for _ in range(30):
+        done = threading.Event()
+
+        def drive(done: threading.Event = done) -> None:  # as a driver does
+            while not done.is_set():
+                now[0] += 0.0002
+                if now[0] >= heap.wake_at:
+                    heap.run_due(now[0])
+
+        driver = threading.Thread(target=drive)
+        driver.start()
+        try:
+            for _ in range(3000):
+                heap.push(now[0] + random.uniform(0, 0.05), int)
+        finally:
+            done.set()
+            driver.join()
+        live = heap.entries()
+        assert not live or heap.wake_at <= live[0][0] + 1 / TICKS  # its bucket, never later
+
+
+def test_an_entry_filed_while_run_due_sorts_waits_for_it() -> None:
+    # While run_due sorts the inbox and takes out what is due, a filing must
+    # take the lock (wait for it): appended behind the sort, it would be left
+    # in the inbox with the driver re-armed for later than its deadline.
+    late_entry: list[list[object]] = []
+
+    class FilingHeap(ManualHeap):
+        __slots__ = ()
+
+        def _arm(self, when: float) -> None:
+            super()._arm(when)
+            if when == 2.0 and not late_entry:  # run_due re-arming, its lock held
+                late_entry.append(self.push(1.5, int))  # as another thread would
+
+    heap = FilingHeap()
+    heap.lock = threading.RLock()  # the filing above comes from the same thread
+    heap.push(1.0, int)
+    heap.push(2.0, int)  # waits in the inbox: due after the driver's wake-up
+    heap.run_due(1.0)
+    assert late_entry
+    assert heap.wake_at <= 1.5 + 1 / TICKS  # armed for it, never later

@@ -51,15 +51,20 @@ def send_async_interrupt(ident: int, exc_type: type[BaseException]) -> None:
     if _set_async_exc is None:
         return
     with _shield_lock:
-        if ident in _shielded:  # mid-operation: dropped; greenabc re-sends its interrupts
-            return
-        if _TRACING_STALLS and _traced():  # first: a traced caller stalls once it has sent
-            _withdrawals.add(ident)
-        _set_async_exc(ctypes.c_ulong(ident), ctypes.py_object(exc_type))
+        _sending.add(ident)  # before looking: see shield()
+        try:
+            if ident in _shielded:  # mid-operation: dropped; greenabc re-sends its interrupts
+                return
+            if _TRACING_STALLS and _traced():  # first: a traced caller stalls once it has sent
+                _withdrawals.add(ident)
+            _set_async_exc(ctypes.c_ulong(ident), ctypes.py_object(exc_type))
+        finally:
+            _sending.discard(ident)
 
 
-_shield_lock = threading.Lock()
+_shield_lock = threading.Lock()  # one sender at a time
 _shielded: set[int] = set()
+_sending: set[int] = set()  # the thread a sender is deciding about (under _shield_lock)
 
 
 def shield() -> None:
@@ -71,8 +76,15 @@ def shield() -> None:
     block."""
     me = threading.get_ident()
     try:
-        with _shield_lock:
-            _shielded.add(me)
+        # No lock, in the order that makes it safe (set operations are
+        # atomic): a sender marks the thread in _sending, then looks in
+        # _shielded; we add ourselves to _shielded, then look in _sending.
+        # One of the two sees the other: the sender drops its interrupt, or
+        # we wait for it to have sent, and raise it here.
+        _shielded.add(me)
+        if me in _sending:
+            with _shield_lock:
+                pass
         _checkpoint()  # one sent before the shield is raised here, before anything moves
     except BaseException:
         unshield()
@@ -81,8 +93,7 @@ def shield() -> None:
 
 def unshield() -> None:
     """End the calling thread's :func:`shield`."""
-    with _shield_lock:
-        _shielded.discard(threading.get_ident())
+    _shielded.discard(threading.get_ident())
 
 
 def _traced() -> bool:

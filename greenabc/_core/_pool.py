@@ -36,6 +36,7 @@ from ._exceptions import (
     TaskTimedOut,
 )
 from ._task import (
+    _NO_KWARGS,
     FAILURE,
     KILLED,
     PENDING,
@@ -150,7 +151,7 @@ class EnginePool:
         if timeout is not None or soft_timeout is not None:
             timeout = check_optional_seconds(timeout, "timeout")
             soft_timeout = check_optional_seconds(soft_timeout, "soft_timeout")
-            if not (
+            if soft_timeout_exc is not SoftTimeout and not (
                 isinstance(soft_timeout_exc, type) and issubclass(soft_timeout_exc, BaseException)
             ):
                 raise TypeError(
@@ -163,7 +164,7 @@ class EnginePool:
             next(_ids),
             fn,
             args if type(args) is tuple else tuple(args),
-            dict(kwargs) if kwargs else {},
+            dict(kwargs) if kwargs else _NO_KWARGS,  # never mutated
             callback,
             error_callback,
             accept_callback,
@@ -176,9 +177,16 @@ class EnginePool:
         with self._lock:
             if self._closed:
                 raise PoolClosed(f"{self!r} is closed: create a new pool to run more work")
-            if self._free:
+            if self._free:  # _admit(), inlined: this is the common case
                 self._free -= 1
-                new_worker = self._admit(task)
+                self._active[task.id] = task
+                self._busy += 1
+                if self._idle:
+                    self._idle -= 1
+                    new_worker = False
+                else:
+                    self._workers += 1
+                    new_worker = True
             else:
                 waiter = self._engine.core_event()
                 self._waiters.append(waiter)
@@ -293,28 +301,35 @@ class EnginePool:
         return stay
 
     def _finish(self, task: Task[Any], ok: bool, value: Any) -> bool:
-        """Settle and release *task*; True if this worker stays for another."""
-        settled = False
-        try:
-            with self._lock:
-                decided = self._settle(task, ok, value)
-                if decided is not PENDING:  # no interrupt may be pending: settled now
-                    settled = True
-                    announce = decided is not None and task._has_listeners()
-                    self._release(task, done=not announce)
-                    if not announce:
-                        return self._idle_or_leave()  # the common case: one lock section
-            if not settled:
+        """Settle and release *task*; True if this worker stays for another.
+        The common case is one lock section, with no call but the Task's."""
+        settled = drained = False
+        while True:  # twice at most: once more after draining a pending interrupt
+            try:
+                with self._lock:
+                    outcome = task._finish(ok, value, drained)
+                    if outcome is not PENDING:  # no interrupt may be pending: settled now
+                        settled = True
+                        if outcome is SUCCESS:
+                            self._completed += 1
+                        elif outcome is FAILURE:
+                            self._failed += 1
+                        elif outcome is TIMED_OUT:
+                            self._timed_out += 1
+                        announce = self._release(task, outcome is not None)
+                        if announce:
+                            break
+                        # _idle_or_leave(), inlined: the common case
+                        if self._workers > self._size or self._idle >= self._max_idle:
+                            self._workers -= 1
+                            return False
+                        self._idle += 1
+                        return True
                 self._engine.checkpoint()  # one sent before FINISHING is raised here at the latest
-        except BaseException:
-            if settled:
-                raise
-        if not settled:
-            with self._lock:
-                announce = self._settle(task, ok, value, True) is not None and task._has_listeners()
-                self._release(task, done=not announce)
-                if not announce:
-                    return self._idle_or_leave()
+            except BaseException:
+                if settled:
+                    raise
+            drained = True
         # The slot is free already, so a callback may spawn on this pool;
         # join() still waits for the callbacks.
         task._announce()
@@ -322,36 +337,36 @@ class EnginePool:
             self._done_busy()
             return self._idle_or_leave()
 
-    def _settle(self, task: Task[Any], ok: bool, value: Any, drained: bool = False) -> str | None:
-        """The task's ``_finish``, its outcome counted. Lock held."""
-        outcome = task._finish(ok, value, drained)
-        if outcome == SUCCESS:
-            self._completed += 1
-        elif outcome == FAILURE:
-            self._failed += 1
-        elif outcome == TIMED_OUT:
-            self._timed_out += 1
-        return outcome
-
-    def _release(self, task: Task[Any], done: bool = True) -> None:
-        """Give the task's slot back, and with *done* count it as no longer
-        busy; called with the lock held."""
-        task._release()
+    def _release(self, task: Task[Any], decided_here: bool = False) -> bool:
+        """Give the task's slot back; with the lock held. True if its outcome,
+        *decided_here*, has listeners to announce it to (then the task still
+        counts as busy until that is done), else it is no longer busy."""
+        announce = task._release() and decided_here
         del self._active[task.id]
-        self._free_slot()
-        if done:
-            self._done_busy()
+        if self._debt or self._waiters:
+            self._free_slot()
+        else:
+            self._free += 1
+        if not announce:
+            self._busy -= 1
+            if self._busy <= 1 and self._join_events:
+                self._wake_joiners()
+        return announce
 
     def _done_busy(self) -> None:
         self._busy -= 1
         if self._busy <= 1 and self._join_events:
-            waiting = []
-            for event, own in self._join_events:
-                if self._busy <= own:
-                    event.set()
-                else:
-                    waiting.append((event, own))
-            self._join_events = waiting
+            self._wake_joiners()
+
+    def _wake_joiners(self) -> None:
+        """Wake the join() waiters the busy count now satisfies; lock held."""
+        waiting = []
+        for event, own in self._join_events:
+            if self._busy <= own:
+                event.set()
+            else:
+                waiting.append((event, own))
+        self._join_events = waiting
 
     # -- deciding an outcome away from the worker ---------------------------
 

@@ -239,16 +239,14 @@ class Task(Generic[T]):
         self._worker = worker
         if self.timeout is not None or self.soft_timeout is not None:
             pool = self._pool
-            deadlines = pool._deadlines
             now = pool._engine.monotonic()
-            with deadlines.lock:
-                if self.timeout is not None:
-                    self._deadline = now + self.timeout
-                    self._hard = [self._deadline, 0, pool._expire_hard, (self,)]
-                    deadlines.file_locked(self._hard)
-                if self.soft_timeout is not None:
-                    self._soft = [now + self.soft_timeout, 0, pool._expire_soft, (self,)]
-                    deadlines.file_locked(self._soft)
+            if self.timeout is not None:
+                self._deadline = now + self.timeout
+                self._hard = [self._deadline, 0, pool._expire_hard, (self,)]
+                pool._deadlines.file(self._hard)
+            if self.soft_timeout is not None:
+                self._soft = [now + self.soft_timeout, 0, pool._expire_soft, (self,)]
+                pool._deadlines.file(self._soft)
         return True
 
     def _finish(self, ok: bool, value: Any, drained: bool = False) -> str | None:
@@ -321,31 +319,27 @@ class Task(Generic[T]):
     def _undecided(self) -> bool:
         return self._state == RUNNING and self._outcome is None
 
-    def _release(self) -> None:
+    def _release(self) -> bool:
         """-> RELEASED: its worker has left it. Cancels its deadline entries,
         wakes ``kill(block=True)``, and drops what only running needed, so a
-        kept handle holds its outcome and nothing else."""
+        kept handle holds its outcome and nothing else. Returns whether
+        anything waits for its outcome (a waiter or a callback): what
+        ``_announce`` would have to do."""
         self._state = RELEASED
         if self._hard is not None or self._soft is not None or self._resend is not None:
-            deadlines = self._pool._deadlines
-            with deadlines.lock:
-                if self._hard is not None:
-                    deadlines.cancel_locked(self._hard)
-                if self._soft is not None:
-                    deadlines.cancel_locked(self._soft)
-                if self._resend is not None:
-                    deadlines.cancel_locked(self._resend)
+            cancel = self._pool._deadlines.cancel  # takes no lock
+            if self._hard is not None:
+                cancel(self._hard)
+            if self._soft is not None:
+                cancel(self._soft)
+            if self._resend is not None:
+                cancel(self._resend)
             self._hard = self._soft = self._resend = None
         self._worker = None
         self.args = ()
         self.kwargs = _NO_KWARGS
         if self._released_event is not None:
             self._released_event.set()
-
-    # -- after the outcome is decided, without the lock -----------------------
-
-    def _has_listeners(self) -> bool:
-        """Whether ``_announce`` has anything to do; with the pool's lock held."""
         return (
             self._done_event is not None
             or bool(self._done_callbacks)
@@ -353,6 +347,8 @@ class Task(Generic[T]):
             or self.error_callback is not None
             or self.timeout_callback is not None
         )
+
+    # -- after the outcome is decided, without the lock -----------------------
 
     def _announce(self) -> None:
         """Wake waiters and run the one outcome callback, then done callbacks.

@@ -57,10 +57,9 @@ class EngineTimeout:
         if self.seconds is not None:
             self._target = self._engine.current()
             self._deadline = self._engine.monotonic() + self.seconds
-            with self._lock:
-                self._active = True
-                self._due = due = [self._deadline, 0, _fire, (self,)]
-                self._deadlines.file_locked(due)
+            self._active = True  # before it is filed: _fire reads it under the lock
+            self._due = due = [self._deadline, 0, _fire, (self,)]
+            self._deadlines.file(due)
         return self
 
     def _is_active(self) -> bool:

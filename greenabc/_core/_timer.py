@@ -1,7 +1,7 @@
 """The Timer semantics, written once over the backend's deadline structure.
 
 Each entry *is* an entry of the backend's :class:`~._deadlines.DeadlineHeap`
-(a list ``[when, seq, fn, args]`` with a few slots more), so scheduling one
+(a list ``[when, state, fn, args]`` with a few slots more), so scheduling one
 files one object, and a one-shot entry fires by a direct call of its
 function: entries fire in exact deadline order, never early, at most ~1 ms
 late beyond the engine's own lateness. The timer keeps no record of its own:
@@ -32,7 +32,7 @@ _by_deadline = itemgetter(0)
 
 class EngineTimerEntry(list):  # type: ignore[type-arg]
     """One scheduled call (see ``greenabc.interfaces.TimerEntry``): the
-    structure's entry ``[when, seq, fn, args]`` itself."""
+    structure's entry ``[when, state, fn, args]`` itself."""
 
     __slots__ = ("_timer", "cancelled", "interval")
     _timer: EngineTimer
@@ -50,11 +50,8 @@ class EngineTimerEntry(list):  # type: ignore[type-arg]
 
     def cancel(self) -> None:
         """Stop this entry; a repeating entry never fires again."""
-        timer = self._timer
-        with timer._lock:
-            if not self.cancelled:
-                self.cancelled = True
-                timer._deadlines.cancel_locked(self)
+        self.cancelled = True  # first: a repeating entry filed again reads it after
+        self._timer._deadlines.cancel(self)
 
     __eq__ = object.__eq__  # an entry is itself, not its contents
     __hash__ = object.__hash__  # type: ignore[assignment]
@@ -62,6 +59,10 @@ class EngineTimerEntry(list):  # type: ignore[type-arg]
 
 def _not_callable(fn: object) -> TypeError:
     return TypeError(f"fn must be callable, got {type(fn).__name__}: {fn!r}")
+
+
+def _stopped_error() -> GreenabcError:
+    return GreenabcError("this timer is stopped: create a new one to schedule more")
 
 
 class EngineTimer:
@@ -81,9 +82,22 @@ class EngineTimer:
         self, delay: float, fn: Callable[..., object], /, *args: Any
     ) -> EngineTimerEntry:
         """Call ``fn(*args)`` once, *delay* seconds from now."""
+        # The hot path: _schedule() inlined for a one-shot entry.
         if not (type(delay) is float or type(delay) is int) or not 0 <= delay < 1e12:
             delay = check_seconds(delay, "delay")
-        return self._schedule(self._engine.monotonic() + delay, fn, args, None)
+        if not callable(fn):
+            raise _not_callable(fn)
+        entry = EngineTimerEntry((self._engine.monotonic() + delay, 0, fn, args))
+        entry._timer = self
+        entry.cancelled = False
+        entry.interval = None
+        if self._stopped:
+            raise _stopped_error()
+        self._deadlines.file(entry)
+        if self._stopped:
+            entry.cancel()
+            raise _stopped_error()
+        return entry
 
     def call_at(self, when: float, fn: Callable[..., object], /, *args: Any) -> EngineTimerEntry:
         """Call ``fn(*args)`` once at *when*, a ``time.monotonic()`` value (at
@@ -116,10 +130,12 @@ class EngineTimer:
         entry._timer = self
         entry.cancelled = False
         entry.interval = interval
-        with self._lock:  # filed before it can fire
-            if self._stopped:
-                raise GreenabcError("this timer is stopped: create a new one to schedule more")
-            self._deadlines.file_locked(entry)
+        if self._stopped:
+            raise _stopped_error()
+        self._deadlines.file(entry)  # filed before it can fire
+        if self._stopped:  # stop() ran meanwhile, and may have missed this entry
+            entry.cancel()
+            raise _stopped_error()
         return entry
 
     def _repeat(
@@ -128,12 +144,15 @@ class EngineTimer:
         """Run a repeating entry (in the engine's scheduler), filed again
         first: it keeps its rhythm but never bursts to catch up."""
         assert entry.interval is not None
-        with self._lock:
-            if entry.cancelled:
-                return
-            entry[0] = max(entry[0] + entry.interval, self._engine.monotonic())
-            entry[2], entry[3] = self._repeat, (entry, fn, args)
-            self._deadlines.file_locked(entry)
+        if entry.cancelled:
+            return
+        entry[0] = max(entry[0] + entry.interval, self._engine.monotonic())
+        entry[2] = self._repeat
+        entry.append((entry, fn, args))  # the firing loop took its args
+        self._deadlines.file(entry)
+        if entry.cancelled:  # cancelled meanwhile, maybe before it was filed
+            self._deadlines.cancel(entry)
+            return
         try:
             fn(*args)
         except Exception:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+_INF = math.inf
+
 
 def check_size(size: object, what: str = "size") -> int:
     """A positive int (not a bool): the number of tasks a pool runs at once."""
@@ -18,6 +20,8 @@ def check_seconds(seconds: object, what: str = "seconds", *, allow_none: bool = 
     """A finite, non-negative number of seconds. *allow_none* only says, in
     the error, that the caller also accepts None (no limit); None itself is
     :func:`check_optional_seconds`'s to let through."""
+    if type(seconds) is float and 0.0 <= seconds < _INF:  # the common case, first
+        return seconds
     alternative = ", or None for no limit" if allow_none else ""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError(
@@ -31,4 +35,6 @@ def check_seconds(seconds: object, what: str = "seconds", *, allow_none: bool = 
 
 def check_optional_seconds(seconds: object, what: str = "seconds") -> float | None:
     """``None`` (no limit) or :func:`check_seconds`."""
-    return None if seconds is None else check_seconds(seconds, what, allow_none=True)
+    if seconds is None or (type(seconds) is float and 0.0 <= seconds < _INF):
+        return seconds  # the common cases, without a call: this is on every spawn
+    return check_seconds(seconds, what, allow_none=True)
