@@ -13,7 +13,6 @@ import functools
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -36,6 +35,8 @@ import greenabc  # noqa: E402
 from greenabc.contrib.celery import GUARDED_METHODS, TaskPool, Timer  # noqa: E402
 from greenabc.testing._redis import redis_server  # noqa: E402
 
+from ._waiting import free_port, wait_for  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 BACKENDS = ["gevent", "eventlet", "threads"]
 START_TIMEOUT = 40.0  # a worker's start: imports, connect, ready
@@ -49,23 +50,6 @@ NO_REDIS = (
 needs_redis = pytest.mark.skipif(REDIS_SERVER is None, reason=NO_REDIS)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.02)
-
-
 # --------------------------------------------------------------------------
 # Fixtures: redis-server, a client app, workers.
 
@@ -75,7 +59,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if REDIS_SERVER is None:
         pytest.skip(NO_REDIS)
     directory = tmp_path_factory.mktemp("redis")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             REDIS_SERVER,
@@ -106,7 +90,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except redis.ConnectionError:
                 return False
 
-        _wait_for(up, 10, "redis-server to answer")
+        wait_for(up, 10, "redis-server to answer")
         client.close()
         yield f"redis://127.0.0.1:{port}/0"
     finally:
@@ -221,7 +205,7 @@ class Worker:
                 )
             return " ready." in self.log()
 
-        _wait_for(ready, START_TIMEOUT, f"worker {self.hostname} on {self.backend} to be ready")
+        wait_for(ready, START_TIMEOUT, f"worker {self.hostname} on {self.backend} to be ready")
 
     def path(self, name: str) -> str:
         return str(self.dir / f"{self.name}-{name}")
@@ -366,7 +350,7 @@ def test_soft_time_limit_raises_celerys_exception_inside(
     assert time.monotonic() - started < 2.5
     line = f"Soft time limit (0.5s) exceeded for t.soft[{result.id}]"
     # The worker may log it just after the task, which caught it, has returned.
-    _wait_for(lambda: line in w.log(), 5, "the worker to log the soft time limit")
+    wait_for(lambda: line in w.log(), 5, "the worker to log the soft time limit")
 
 
 @needs_redis
@@ -377,7 +361,7 @@ def test_decided_outcome_is_final(worker: tuple[Worker, Events], client: Celery)
     with pytest.raises(TimeLimitExceeded):
         result.get(timeout=10)
     # The task catches its interrupts, runs on, and returns "late success".
-    _wait_for(lambda: Path(finished).exists(), 10, "the stubborn task to return")
+    wait_for(lambda: Path(finished).exists(), 10, "the stubborn task to return")
     time.sleep(0.5)
     assert _state(result) == "FAILURE"
     assert isinstance(result.result, TimeLimitExceeded)
@@ -390,11 +374,11 @@ def test_revoke_terminate_kills_the_task(worker: tuple[Worker, Events], client: 
     w, events = worker
     started, finished = w.path("revoke-started"), w.path("revoke-finished")
     result = send(client, w, "t.sleep", 20.0, started, finished)
-    _wait_for(lambda: Path(started).exists(), 10, "the task to start")
+    wait_for(lambda: Path(started).exists(), 10, "the task to start")
     time.sleep(0.1)
     client.control.revoke(result.id, terminate=True, signal="SIGTERM")
-    _wait_for(lambda: _state(result) == "REVOKED", 10, "the task to be REVOKED")
-    _wait_for(lambda: events.of("task-revoked", result.id), 10, "the task-revoked event")
+    wait_for(lambda: _state(result) == "REVOKED", 10, "the task to be REVOKED")
+    wait_for(lambda: events.of("task-revoked", result.id), 10, "the task-revoked event")
     time.sleep(0.5)
     assert not Path(finished).exists()
     assert not events.of("task-succeeded", result.id)
@@ -411,7 +395,7 @@ def test_eta_tasks_and_heartbeats_on_greenabc_timers(
     w, events = worker
     sent = time.monotonic()
     result = send(client, w, "t.add", 1, 1, countdown=1.5)
-    scheduled = _wait_for(
+    scheduled = wait_for(
         lambda: (client.control.inspect([w.hostname], timeout=2).scheduled() or {}).get(w.hostname),
         10,
         "the ETA task to be scheduled",
@@ -420,7 +404,7 @@ def test_eta_tasks_and_heartbeats_on_greenabc_timers(
     assert result.get(timeout=10) == 2
     assert 1.4 < time.monotonic() - sent < 5
     # Heartbeats every 2 s, from a repeating entry of the same Timer.
-    _wait_for(
+    wait_for(
         lambda: len([e for e in events.of("worker-heartbeat") if e["hostname"] == w.hostname]) >= 2,
         10,
         "two worker heartbeats",
@@ -433,7 +417,7 @@ def test_stats_grow_and_shrink(worker: tuple[Worker, Events], client: Celery) ->
 
     def pool() -> dict[str, Any]:
         # A broadcast reply can miss its 3 s window on a loaded machine: ask again.
-        stats = _wait_for(
+        stats = wait_for(
             lambda: client.control.inspect([w.hostname], timeout=3).stats(), 15, "a stats reply"
         )
         return dict(stats[w.hostname]["pool"])
@@ -469,7 +453,7 @@ def test_bounded_warm_shutdown(
     longs_started = [w.path("long-1"), w.path("long-2")]
     short = send(client, w, "t.sleep", 0.8, short_started)
     longs = [send(client, w, "t.sleep", 60.0, path) for path in longs_started]
-    _wait_for(
+    wait_for(
         lambda: all(Path(p).exists() for p in [short_started, *longs_started]),
         10,
         "the tasks to start",
@@ -572,7 +556,7 @@ def test_pool_kill_says_why_and_which_task() -> None:
     pool.start()
     try:
         seen = _apply(pool, _steps, 10.0)
-        _wait_for(lambda: "pid" in seen, 5, "accept")
+        wait_for(lambda: "pid" in seen, 5, "accept")
         import weakref
 
         assert weakref.ref(seen["job"])() is seen["job"]
@@ -597,7 +581,7 @@ def test_pool_shutdown_reports_the_rest_lost(
     pool.start()
     quick = _apply(pool, _steps, 0.05)
     slow = _apply(pool, _steps, 10.0)
-    _wait_for(lambda: "pid" in slow, 5, "accept")
+    wait_for(lambda: "pid" in slow, 5, "accept")
     started = time.monotonic()
     with caplog.at_level(logging.DEBUG, logger="greenabc.celery"):
         pool.stop()
@@ -811,7 +795,7 @@ def test_timer_entry_raising_system_exit_is_logged_and_later_entries_fire(
             timer.call_after(0, sys.exit, (3,))
             timer.call_after(0.05, later.set)
             assert later.wait(5)
-            _wait_for(logged, 5, "the SystemExit to be logged")
+            wait_for(logged, 5, "the SystemExit to be logged")
         (record,) = [r for r in caplog.records if "timer entry" in r.getMessage()]
         assert record.exc_info is not None and record.exc_info[0] is SystemExit
     finally:
@@ -851,11 +835,11 @@ def test_timer_repeating_entry_never_overlaps_itself() -> None:
 
     try:
         timer.call_repeatedly(0.02, beat)
-        _wait_for(lambda: state["started"], 5, "the first beat")
+        wait_for(lambda: state["started"], 5, "the first beat")
         time.sleep(0.3)  # 15 intervals while the first beat is blocked
         assert state["most"] == 1, state
         release.set()
-        _wait_for(lambda: state["started"] >= 2, 5, "the next beat once the first ended")
+        wait_for(lambda: state["started"] >= 2, 5, "the next beat once the first ended")
         assert state["most"] == 1, state
     finally:
         release.set()
@@ -883,7 +867,7 @@ def test_timer_entry_cancelled_after_it_fired_but_before_it_ran_does_not_run(
     monkeypatch.setattr(greenabc, "spawn", cancel_then_spawn)
     try:
         entries.append(timer.call_after(0.05, ran.set))
-        _wait_for(lambda: runs, 5, "the entry to fire")
+        wait_for(lambda: runs, 5, "the entry to fire")
         assert runs[0].wait(5)
         assert not ran.is_set(), "a cancelled entry ran"
     finally:

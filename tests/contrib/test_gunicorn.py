@@ -24,12 +24,12 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 pytest.importorskip("gunicorn", reason="the gunicorn extra is not installed")
 
+from ._waiting import free_port, wait_for
 from .gunicorn_app import stream
 
 HERE = Path(__file__).resolve().parent
@@ -40,30 +40,13 @@ START_TIMEOUT = 30.0  # the arbiter and its first worker, up and answering
 BLOCKED_HUB = 0.5  # s: a green worker's hub blocked this long fails the test
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
-
-
 class Server:
     """One gunicorn arbiter (its own process group) and what it logged."""
 
     def __init__(
         self, backend: str, directory: Path, *args: str, launcher: list[str], **env: str
     ) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.log_path = directory / f"gunicorn-{self.port}.log"
         command = [
             *launcher,
@@ -110,7 +93,7 @@ class Server:
             except OSError:
                 return None
 
-        return int(_wait_for(answer, START_TIMEOUT, f"gunicorn to answer:\n{self.log}"))
+        return int(wait_for(answer, START_TIMEOUT, f"gunicorn to answer:\n{self.log}"))
 
     def signal(self, signum: int) -> None:
         os.kill(self.process.pid, signum)
@@ -328,13 +311,13 @@ def test_tls(serve: Callable[..., Server], backend: str, tmp_path: Path) -> None
         finally:
             connection.close()
 
-    status, body = _wait_for(get, START_TIMEOUT, f"an HTTPS answer:\n{server.log}")
+    status, body = wait_for(get, START_TIMEOUT, f"an HTTPS answer:\n{server.log}")
     assert status == 200
     assert json.loads(body)["wsgi.url_scheme"] == "https"
     # A client that is not speaking TLS costs one connection, not the worker.
     with contextlib.suppress(ConnectionResetError):
         _raw(server.port, b"GET / HTTP/1.0\r\n\r\n")
-    assert _wait_for(get, 10, "an HTTPS answer after a plain-text client")[0] == 200
+    assert wait_for(get, 10, "an HTTPS answer after a plain-text client")[0] == 200
 
 
 @pytest.mark.parametrize("what", ["SystemExit", "KeyboardInterrupt", "RuntimeError"])
@@ -473,7 +456,7 @@ def test_a_request_that_never_yields(serve: Callable[..., Server], backend: str)
         if backend in GREEN:
             # The hub is blocked: no heartbeat, so the arbiter replaces the worker.
             started = time.monotonic()
-            new = _wait_for(lambda: int(server.get("/pid", 30)[1]) != pid, 30, "a new worker")
+            new = wait_for(lambda: int(server.get("/pid", 30)[1]) != pid, 30, "a new worker")
             assert new and time.monotonic() - started < 3 + 8
             assert "WORKER TIMEOUT" in server.log
             # The arbiter's SIGABRT lands in the spinning request: a 500, or
@@ -546,16 +529,16 @@ def test_sigusr1_reopens_the_log(
     access = tmp_path / "access.log"
     server = serve(backend, "--access-logfile", str(access))
     server.get("/pid")
-    _wait_for(lambda: "GET /pid" in access.read_text(), 10, "the access log line")
+    wait_for(lambda: "GET /pid" in access.read_text(), 10, "the access log line")
     access.rename(tmp_path / "access.log.1")
     server.signal(signal.SIGUSR1)
-    _wait_for(access.exists, 10, "the arbiter to reopen its log")
+    wait_for(access.exists, 10, "the arbiter to reopen its log")
 
     def logged() -> bool:
         server.get("/environ")
         return "GET /environ" in access.read_text()
 
-    _wait_for(logged, 10, "the worker to write to the reopened log")
+    wait_for(logged, 10, "the worker to write to the reopened log")
 
 
 def test_the_worker_exits_when_its_arbiter_dies(serve: Callable[..., Server], backend: str) -> None:
@@ -571,7 +554,7 @@ def test_the_worker_exits_when_its_arbiter_dies(serve: Callable[..., Server], ba
             return True
         return False
 
-    _wait_for(gone, 10, "the orphaned worker to exit")
+    wait_for(gone, 10, "the orphaned worker to exit")
 
 
 def test_hooks_run_around_each_request(
@@ -587,7 +570,7 @@ def test_hooks_run_around_each_request(
     )
     server = serve(backend, "-c", str(config))
     server.get("/environ")
-    _wait_for(lambda: "post 200 OK" in record.read_text(), 10, "the post_request hook")
+    wait_for(lambda: "post 200 OK" in record.read_text(), 10, "the post_request hook")
     assert "pre /environ" in record.read_text()
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
 
 import pytest
 
@@ -19,3 +21,19 @@ def timer(greenabc_backend: greenabc.Backend) -> Iterator[greenabc.Timer]:
     t = greenabc_backend.create_timer()
     yield t
     t.stop()
+
+
+@pytest.fixture
+def run(greenabc_backend_name: str) -> Callable[..., Any]:
+    """greenabc.aio.run on the backend under test."""
+    from greenabc import aio
+
+    return partial(aio.run, backend=greenabc_backend_name)
+
+
+@pytest.fixture
+def run_sync(greenabc_backend_name: str) -> Callable[..., Any]:
+    """greenabc.aio.run_sync on the backend under test."""
+    from greenabc import aio
+
+    return partial(aio.run_sync, backend=greenabc_backend_name)

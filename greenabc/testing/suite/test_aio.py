@@ -8,7 +8,6 @@ import contextvars
 import threading
 import time
 from collections.abc import Callable, Iterator
-from functools import partial
 from typing import Any
 
 import pytest
@@ -20,18 +19,6 @@ from ._helpers import PROMPT, busy, spin, wait_until
 
 #: A context variable set on one side, read on the other.
 color: contextvars.ContextVar[str] = contextvars.ContextVar("color", default="none")
-
-
-@pytest.fixture
-def run(greenabc_backend_name: str) -> Callable[..., Any]:
-    """greenabc.aio.run on the backend under test."""
-    return partial(aio.run, backend=greenabc_backend_name)
-
-
-@pytest.fixture
-def run_sync(greenabc_backend_name: str) -> Callable[..., Any]:
-    """greenabc.aio.run_sync on the backend under test."""
-    return partial(aio.run_sync, backend=greenabc_backend_name)
 
 
 @pytest.fixture

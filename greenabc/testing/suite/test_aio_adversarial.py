@@ -14,7 +14,6 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import pytest
@@ -23,16 +22,6 @@ import greenabc
 from greenabc import aio
 
 from ._helpers import PROMPT, Counter, spin, wait_until
-
-
-@pytest.fixture
-def run(greenabc_backend_name: str) -> Callable[..., Any]:
-    return partial(aio.run, backend=greenabc_backend_name)
-
-
-@pytest.fixture
-def run_sync(greenabc_backend_name: str) -> Callable[..., Any]:
-    return partial(aio.run_sync, backend=greenabc_backend_name)
 
 
 def test_a_storm_of_cancelled_run_sync_calls_leaves_no_green_task_running(

@@ -12,13 +12,11 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from functools import partial
 from typing import Any
 
 import pytest
 
 import greenabc
-from greenabc import aio
 
 from .._redis import redis_server
 from ._helpers import PROMPT, wait_until
@@ -26,16 +24,6 @@ from ._helpers import PROMPT, wait_until
 CLIENTS = 100
 #: How long the HTTP server takes to answer each request.
 SERVER_DELAY = 0.2
-
-
-@pytest.fixture
-def run(greenabc_backend_name: str) -> Callable[..., Any]:
-    return partial(aio.run, backend=greenabc_backend_name)
-
-
-@pytest.fixture
-def run_sync(greenabc_backend_name: str) -> Callable[..., Any]:
-    return partial(aio.run_sync, backend=greenabc_backend_name)
 
 
 # -- sockets both ways ---------------------------------------------------------------
