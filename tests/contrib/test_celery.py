@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -33,14 +32,12 @@ from celery.exceptions import Terminated, TimeLimitExceeded  # noqa: E402
 
 import greenabc  # noqa: E402
 from greenabc.contrib.celery import GUARDED_METHODS, TaskPool, Timer  # noqa: E402
-from greenabc.testing._redis import redis_server  # noqa: E402
+from greenabc.testing._redis import RedisServer, redis_server  # noqa: E402
 
-from ._waiting import free_port, wait_for  # noqa: E402
+from ._celery_worker import Worker  # noqa: E402
+from ._waiting import wait_for  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
 BACKENDS = ["gevent", "eventlet", "threads"]
-START_TIMEOUT = 40.0  # a worker's start: imports, connect, ready
-STOP_BOUND = 20.0  # SIGTERM, then SIGKILL after this long
 
 REDIS_SERVER = redis_server()
 NO_REDIS = (
@@ -58,48 +55,8 @@ needs_redis = pytest.mark.skipif(REDIS_SERVER is None, reason=NO_REDIS)
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if REDIS_SERVER is None:
         pytest.skip(NO_REDIS)
-    directory = tmp_path_factory.mktemp("redis")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            REDIS_SERVER,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--dir",
-            str(directory),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--protected-mode",
-            "yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        client = redis.Redis(host="127.0.0.1", port=port)
-
-        def up() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"redis-server exited with {process.returncode}")
-            try:
-                return bool(client.ping())
-            except redis.ConnectionError:
-                return False
-
-        wait_for(up, 10, "redis-server to answer")
-        client.close()
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
 
 
 def test_redis_server_without_one_on_path_is_the_dev_set_ups(
@@ -127,100 +84,6 @@ def client(redis_url: str) -> Iterator[Celery]:
         yield app
     finally:
         app.close()
-
-
-class Worker:
-    """One ``celery worker`` subprocess on its own queue, logging to a file."""
-
-    def __init__(
-        self,
-        redis_url: str,
-        backend: str,
-        directory: Path,
-        concurrency: int,
-        args: tuple[str, ...] = (),
-        env: dict[str, str] | None = None,
-    ) -> None:
-        self.backend = backend
-        self.name = f"w{uuid.uuid4().hex[:8]}"
-        self.hostname = f"{self.name}@greenabc-test"
-        self.queue = f"q-{self.name}"
-        self.dir = directory
-        self.log_path = directory / f"{self.name}.log"
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("GREENABC_")}
-        full_env.update(
-            {
-                "CELERY_CUSTOM_WORKER_POOL": "greenabc.contrib.celery:TaskPool",
-                "GREENABC_TEST_REDIS_URL": redis_url,
-                "PYTHONPATH": os.pathsep.join([str(HERE), full_env.get("PYTHONPATH", "")]),
-                # Celery warns that it runs as root (CI does): narrowly ignored.
-                "PYTHONWARNINGS": "ignore::celery.platforms.SecurityWarning",
-            }
-        )
-        full_env.update(env or {})
-        command = [
-            sys.executable,
-            "-m",
-            "greenabc",
-            "run",
-            "--backend",
-            backend,
-            "-m",
-            "celery",
-            "-A",
-            "celery_app",
-            "worker",
-            "-P",
-            "custom",
-            "-c",
-            str(concurrency),
-            "--without-mingle",
-            "--without-gossip",
-            "-l",
-            "info",
-            "-n",
-            self.hostname,
-            "-Q",
-            self.queue,
-            *args,
-        ]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=directory,
-                env=full_env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self) -> None:
-        def ready() -> bool:
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"worker exited with {self.process.returncode}:\n{self.log()[-4000:]}"
-                )
-            return " ready." in self.log()
-
-        wait_for(ready, START_TIMEOUT, f"worker {self.hostname} on {self.backend} to be ready")
-
-    def path(self, name: str) -> str:
-        return str(self.dir / f"{self.name}-{name}")
-
-    def stop(self, bound: float = STOP_BOUND) -> float:
-        """SIGTERM (warm shutdown), SIGKILL after *bound*; seconds it took."""
-        started = time.monotonic()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(bound)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return time.monotonic() - started
 
 
 @pytest.fixture

