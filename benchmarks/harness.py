@@ -34,14 +34,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def rss_bytes(pid: int) -> int:
-    """The process's resident set size now."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
 def package_version(name: str, python: str | None = None) -> str:
     """*name*'s installed version, in this interpreter or in *python*."""
     if python is not None:
