@@ -302,6 +302,7 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
         self._stopping: str | None = None
         self._clock: _ShutdownClock | None = None
         self._stopped = 0  # tasks a shutdown stopped, as reported
+        self._spawned: set[greenabc.Task[Any]] = set()  # spawn_n's, running
 
     # -- life cycle ----------------------------------------------------------
 
@@ -385,7 +386,13 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
         self._pool.close(0)
 
     def on_close(self) -> None:
-        pass
+        """The worker's shutdown begins (Celery closes every step before it
+        stops any): end the control loops run by ``spawn_n``. Celery's green
+        control loop (``gPidbox``) sees its stop only between 1-s drains of
+        the broker, and the worker waits for it before it stops the pool;
+        ended here, its ``finally`` tells the worker at once."""
+        for loop in list(self._spawned):  # each one's end discards it
+            loop.kill(block=False)
 
     def restart(self) -> None:
         raise NotImplementedError("greenabc's Celery pool has no processes to restart")
@@ -393,7 +400,9 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
     def spawn_n(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
         """Run ``fn(*args, **kwargs)`` now, outside the pool's bound, without
         blocking: the worker's green control loop (``gPidbox``) runs here."""
-        greenabc.spawn(fn, *args, **kwargs)
+        loop = greenabc.spawn(fn, *args, **kwargs)
+        self._spawned.add(loop)
+        loop.add_done_callback(self._spawned.discard)
 
     # -- applying tasks --------------------------------------------------------
 
