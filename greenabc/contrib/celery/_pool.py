@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
 import os
 import sys
 import weakref
+from collections import deque
 from collections.abc import Callable
 from time import monotonic
 from typing import Any
@@ -30,8 +32,10 @@ logger = logging.getLogger("greenabc.celery")
 SHUTDOWN_TIMEOUT_ENV = "GREENABC_CELERY_SHUTDOWN_TIMEOUT"
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 #: Seconds the pool waits, once it stopped the tasks left at the bound, for
-#: their failures to be reported (stored) before it closes.
+#: them to end before it closes (each goes on being interrupted after that).
 STOP_GRACE = 1.0
+#: Seconds the pool's stop waits for the stopped tasks' failures to be stored.
+REPORT_BOUND = 60.0
 
 
 def _shutdown_timeout() -> float:
@@ -248,9 +252,9 @@ class _Job:
             return
         einfo = _exception_info(lost)
         if _takes_return_ok(callback):
-            callback(einfo, return_ok=True)
+            self.pool._report(functools.partial(callback, einfo, return_ok=True))
         else:
-            callback(einfo)
+            self.pool._report(functools.partial(callback, einfo))
 
     @property
     def label(self) -> str:
@@ -303,6 +307,10 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
         self._clock: _ShutdownClock | None = None
         self._stopped = 0  # tasks a shutdown stopped, as reported
         self._spawned: set[greenabc.Task[Any]] = set()  # spawn_n's, running
+        # Stopped tasks' failure reports, run one after another (see _report).
+        self._reports: deque[Callable[[], object]] = deque()
+        self._reports_lock = greenabc.Lock()
+        self._reporter: greenabc.Task[None] | None = None
 
     # -- life cycle ----------------------------------------------------------
 
@@ -329,9 +337,10 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
         clock.begin()
         if not self._pool.join(clock.left(self.shutdown_timeout)):
             self._stop_running()
-        # Wait for the stopped tasks' reports (their failures stored), kill
-        # again what ignored the first kill, and stop the workers.
+        # Wait for the stopped tasks to end, kill again what ignored the first
+        # kill, stop the workers; then for the failures to be stored.
         self._pool.close(STOP_GRACE)
+        self._wait_reports()
         elapsed = clock.elapsed()
         if self._stopped:
             logger.warning(
@@ -376,6 +385,41 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
             )
             self._pool.kill(0, reason=self._stopping)
 
+    def _report(self, report: Callable[[], object]) -> None:
+        """Run a stopped task's failure report in the pool's one reporter,
+        not in the task's own green thread (or thread): Celery's result
+        backend is one instance per thread for Redis and most others, and
+        each new one connects (the report reads the task's state, then stores
+        its failure). 200 tasks stopped at once made 200 instances and 200
+        connections, 1-6 s on a loaded 2-core machine; one reporter reuses one."""
+        with self._reports_lock:
+            self._reports.append(report)
+            if self._reporter is None:
+                self._reporter = greenabc.spawn(self._run_reports)
+
+    def _run_reports(self) -> None:
+        while True:
+            with self._reports_lock:
+                if not self._reports:
+                    self._reporter = None
+                    return
+                report = self._reports.popleft()
+            try:
+                report()
+            except Exception:  # the next report still runs
+                logger.exception("greenabc: reporting a stopped task failed")
+
+    def _wait_reports(self) -> None:
+        """Wait (bounded) until every stopped task's failure is reported."""
+        with self._reports_lock:
+            reporter = self._reporter
+        if reporter is not None and not reporter.wait(REPORT_BOUND):
+            logger.warning(
+                "greenabc: %d stopped task(s) not reported within %g s",
+                len(self._reports),
+                REPORT_BOUND,
+            )
+
     def on_terminate(self) -> None:
         """Cold shutdown: stop every task now, each reported ``WorkerLostError``."""
         if self._pool is None:
@@ -384,6 +428,7 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
             self._clock.close()
         self._stopping = "cold shutdown: the worker was terminated"
         self._pool.close(0)
+        self._wait_reports()
 
     def on_close(self) -> None:
         """The worker's shutdown begins (Celery closes every step before it
