@@ -36,6 +36,8 @@ DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 STOP_GRACE = 1.0
 #: Seconds the pool's stop waits for the stopped tasks' failures to be stored.
 REPORT_BOUND = 60.0
+#: Green threads (or threads) that report stopped tasks, at most (see _report).
+REPORTERS = 16
 
 
 def _shutdown_timeout() -> float:
@@ -310,7 +312,7 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
         # Stopped tasks' failure reports, run one after another (see _report).
         self._reports: deque[Callable[[], object]] = deque()
         self._reports_lock = greenabc.Lock()
-        self._reporter: greenabc.Task[None] | None = None
+        self._reporters: set[greenabc.Task[None]] = set()
 
     # -- life cycle ----------------------------------------------------------
 
@@ -386,22 +388,24 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
             self._pool.kill(0, reason=self._stopping)
 
     def _report(self, report: Callable[[], object]) -> None:
-        """Run a stopped task's failure report in the pool's one reporter,
-        not in the task's own green thread (or thread): Celery's result
-        backend is one instance per thread for Redis and most others, and
-        each new one connects (the report reads the task's state, then stores
-        its failure). 200 tasks stopped at once made 200 instances and 200
-        connections, 1-6 s on a loaded 2-core machine; one reporter reuses one."""
+        """Run a stopped task's failure report in one of the pool's few
+        reporters, not in the task's own green thread (or thread): Celery's
+        result backend is one instance per thread for Redis and most others,
+        and each new one connects (the report reads the task's state, then
+        stores its failure). 200 tasks stopped at once made 200 instances and
+        200 connections; a few reporters reuse a few, and still overlap the
+        round trips (one alone waits for each in turn)."""
         with self._reports_lock:
             self._reports.append(report)
-            if self._reporter is None:
-                self._reporter = greenabc.spawn(self._run_reports)
+            if len(self._reporters) < min(REPORTERS, len(self._reports)):
+                reporter = greenabc.spawn(self._run_reports)
+                self._reporters.add(reporter)
 
     def _run_reports(self) -> None:
         while True:
             with self._reports_lock:
                 if not self._reports:
-                    self._reporter = None
+                    self._reporters.discard(greenabc.current_task())
                     return
                 report = self._reports.popleft()
             try:
@@ -411,14 +415,19 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
 
     def _wait_reports(self) -> None:
         """Wait (bounded) until every stopped task's failure is reported."""
-        with self._reports_lock:
-            reporter = self._reporter
-        if reporter is not None and not reporter.wait(REPORT_BOUND):
-            logger.warning(
-                "greenabc: %d stopped task(s) not reported within %g s",
-                len(self._reports),
-                REPORT_BOUND,
-            )
+        deadline = monotonic() + REPORT_BOUND
+        while True:
+            with self._reports_lock:
+                reporters = list(self._reporters)
+            if not reporters:
+                return
+            if not reporters[0].wait(max(deadline - monotonic(), 0.0)):
+                logger.warning(
+                    "greenabc: %d stopped task(s) not reported within %g s",
+                    len(self._reports),
+                    REPORT_BOUND,
+                )
+                return
 
     def on_terminate(self) -> None:
         """Cold shutdown: stop every task now, each reported ``WorkerLostError``."""
