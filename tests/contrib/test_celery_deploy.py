@@ -233,3 +233,80 @@ def test_idle_worker_exit_on_sigterm(
     # once. Then Python's exit. Nothing waits on the 30 s bound, nor on
     # Celery's control loop (the pool ends it as the shutdown begins).
     _within(took, 4 if backend != "threads" else 1.5, f"SIGTERM to exit, idle, on {backend}")
+
+
+# --------------------------------------------------------------------------
+# In this process, on threads: the shutdown clock, the control loop, reports.
+
+
+@pytest.mark.timeout(30)
+def test_bound_counts_from_the_signal_wherever_the_worker_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Celery's signal handler sends ``worker_shutting_down``: the running
+    task is stopped T after it, before the worker stops the pool; the stop
+    then waits for nothing."""
+    from celery.signals import worker_shutting_down
+
+    from greenabc.contrib.celery import TaskPool
+
+    monkeypatch.setenv("GREENABC_CELERY_SHUTDOWN_TIMEOUT", "0.5")
+    pool = TaskPool(limit=2)
+    pool.start()
+    try:
+        seen = shared._apply(pool, shared._steps, 30.0)
+        wait_for(lambda: "pid" in seen, 5, "the task to start")
+        signalled = time.monotonic()
+        worker_shutting_down.send(sender="w@host", sig="SIGTERM", how="Warm", exitcode=0)
+        assert seen["done"].wait(5), "not stopped at the bound"
+        stopped = time.monotonic() - signalled
+        assert 0.45 < stopped < 1.5, stopped
+        exc = shared._exception(seen["error"])
+        assert isinstance(exc, WorkerLostError)
+        assert "still running 0.5 s after the worker's SIGTERM" in str(exc)
+    finally:
+        began = time.monotonic()
+        pool.stop()
+    assert time.monotonic() - began < 1.0  # the bound had passed: nothing left to wait
+
+
+@pytest.mark.timeout(30)
+def test_close_ends_the_control_loop_and_reports_run_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``on_close`` (the shutdown begins) ends what ``spawn_n`` runs; a
+    stopped task's failure is reported by the pool's reporters, not in the
+    task's own thread (where Celery would make a result backend per thread)."""
+    import threading
+
+    from greenabc.contrib.celery import TaskPool
+
+    monkeypatch.setenv("GREENABC_CELERY_SHUTDOWN_TIMEOUT", "0")
+    pool = TaskPool(limit=2)
+    pool.start()
+    loop_ended = threading.Event()
+
+    def control_loop() -> None:
+        try:
+            shared._steps(30.0)
+        finally:
+            loop_ended.set()
+
+    threads: dict[str, int] = {}
+
+    def task() -> None:
+        threads["task"] = threading.get_ident()
+        shared._steps(30.0)
+
+    def error(einfo: Any) -> None:
+        threads["report"] = threading.get_ident()
+
+    try:
+        pool.spawn_n(control_loop)
+        pool.apply_async(task, error_callback=error, correlation_id="c1")
+        wait_for(lambda: "task" in threads, 5, "the task to start")
+        pool.close()
+        assert loop_ended.wait(5), "the control loop still runs"
+    finally:
+        pool.stop()
+    assert threads["report"] != threads["task"]
