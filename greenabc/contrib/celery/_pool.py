@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
 import logging
 import os
 import sys
+import weakref
+from collections import deque
 from collections.abc import Callable
 from time import monotonic
 from typing import Any
 
 from billiard.einfo import ExceptionInfo
 from billiard.exceptions import WorkerLostError
+from celery import signals as celery_signals
 from celery.concurrency import base
 from celery.exceptions import SoftTimeLimitExceeded, Terminated
 
@@ -22,10 +27,17 @@ from ._timer import Timer
 
 logger = logging.getLogger("greenabc.celery")
 
-#: Seconds a warm shutdown (SIGTERM) gives running tasks before they are
-#: stopped and reported failed with ``WorkerLostError``.
+#: Seconds a warm shutdown (SIGTERM) gives running tasks, counted from the
+#: signal, before they are stopped and reported failed with ``WorkerLostError``.
 SHUTDOWN_TIMEOUT_ENV = "GREENABC_CELERY_SHUTDOWN_TIMEOUT"
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
+#: Seconds the pool waits, once it stopped the tasks left at the bound, for
+#: them to end before it closes (each goes on being interrupted after that).
+STOP_GRACE = 1.0
+#: Seconds the pool's stop waits for the stopped tasks' failures to be stored.
+REPORT_BOUND = 60.0
+#: Green threads (or threads) that report stopped tasks, at most (see _report).
+REPORTERS = 16
 
 
 def _shutdown_timeout() -> float:
@@ -49,6 +61,104 @@ def _exception_info(exc: BaseException) -> Any:
         raise exc
     except BaseException:
         return ExceptionInfo(sys.exc_info())
+
+
+class _ShutdownClock:
+    """When the worker was told to stop, and the stop of the tasks still
+    running ``shutdown_timeout`` seconds later, wherever Celery is by then.
+
+    Celery reaches the pool's ``on_stop`` seconds after the signal (its
+    blocking loop, which runs green pools, drains the broker 2 s at a time,
+    then it stops the control loop): counted from there, the bound was the
+    user's figure plus Celery's. So the receiver of Celery's
+    ``worker_shutting_down`` (sent from the signal handler) notes the time
+    and wakes a watcher through a pipe: a byte written is all a signal
+    handler may do here, since it can run inside any green thread, one in
+    the middle of taking a lock included. The watcher stops what is still
+    running at the deadline; ``on_stop`` then waits only what is left of it.
+    """
+
+    _SIGNALLED, _STOPPED = b"T", b"S"
+
+    def __init__(self, pool: TaskPool) -> None:
+        self.pool = pool
+        self.signalled_at: float | None = None  # monotonic() at the signal
+        self.signal: str | None = None  # its name, as Celery's handler gives it
+        self._began: float | None = None  # the pool's stop, when no signal came
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+        self._write_end: int | None = self._write
+        self._watcher = greenabc.spawn(self._watch)
+        celery_signals.worker_shutting_down.connect(self._on_shutting_down, weak=False)
+
+    def _on_shutting_down(
+        self, sender: Any = None, sig: Any = None, how: Any = None, **_: Any
+    ) -> None:
+        # In Celery's signal handler: note the time, write one byte, nothing else.
+        hostname = self.pool.hostname
+        if how != "Warm" or (hostname is not None and sender != hostname):
+            return
+        if self.signalled_at is None:
+            self.signalled_at = monotonic()
+            self.signal = str(sig) if sig else None
+            self._poke(self._SIGNALLED)
+
+    def _poke(self, byte: bytes) -> None:
+        fd = self._write_end
+        if fd is not None:
+            with contextlib.suppress(OSError):  # the pipe is full: the watcher is awake
+                # writev, not write: eventlet patches os.write into a green
+                # wait, which refuses to run in its hub, where a signal
+                # handler can land; no engine patches writev.
+                os.writev(fd, [byte])
+
+    def since(self) -> str:
+        """What the shutdown clock counts from, for the messages."""
+        return (
+            f"the worker's {self.signal}"
+            if self.signalled_at is not None and self.signal
+            else "the worker was asked to stop"
+        )
+
+    def begin(self) -> None:
+        """The pool's stop begins: the clock's origin, if no signal gave one."""
+        if self.signalled_at is None and self._began is None:
+            self._began = monotonic()
+
+    def elapsed(self) -> float:
+        origin = self.signalled_at if self.signalled_at is not None else self._began
+        return monotonic() - origin if origin is not None else 0.0
+
+    def left(self, timeout: float) -> float:
+        """Seconds left of *timeout* counted from the signal (from now if
+        there was none: a remote ``shutdown``, an embedded worker)."""
+        return max(timeout - self.elapsed(), 0.0)
+
+    def _watch(self) -> None:
+        wait = self.pool.backend.wait_readable
+        timeout: float | None = None
+        while True:
+            if not wait(self._read, timeout):
+                self.pool._stop_running()  # the deadline, counted from the signal
+                timeout = None
+                continue
+            byte = os.read(self._read, 1)
+            if byte != self._SIGNALLED:
+                return  # the pool stops: on_stop takes it from here
+            timeout = self.left(self.pool.shutdown_timeout)
+
+    def close(self) -> None:
+        """Stop the watcher and release the pipe (the pool is stopping)."""
+        if self._write_end is None:
+            return  # closed already (a cold shutdown after a warm one)
+        celery_signals.worker_shutting_down.disconnect(self._on_shutting_down)
+        self._poke(self._STOPPED)
+        self._write_end = None  # a late signal writes nothing
+        if not self._watcher.wait(5):
+            self._watcher.kill(block=False)  # never seen: keep the fds open for it
+            return
+        os.close(self._write)
+        os.close(self._read)
 
 
 class _Job:
@@ -136,6 +246,7 @@ class _Job:
         (``Request.on_failure``) would log it as "Task handler raised error"
         with a traceback, once per task: told ``return_ok``, it still stores
         the failure, sends the signal and the event, and logs nothing."""
+        self.pool._stopped += 1
         logger.warning("greenabc: %s", lost)
         logger.debug("greenabc: where task %s was stopped", self.label, exc_info=killed)
         callback = self.error_callback
@@ -143,9 +254,9 @@ class _Job:
             return
         einfo = _exception_info(lost)
         if _takes_return_ok(callback):
-            callback(einfo, return_ok=True)
+            self.pool._report(functools.partial(callback, einfo, return_ok=True))
         else:
-            callback(einfo)
+            self.pool._report(functools.partial(callback, einfo))
 
     @property
     def label(self) -> str:
@@ -190,47 +301,152 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
         self.shutdown_timeout = _shutdown_timeout()
         self.timeout = kwargs.get("timeout")  # --time-limit, as Celery's gevent pool
         self.soft_timeout = kwargs.get("soft_timeout")
+        initargs: tuple[Any, ...] = tuple(kwargs.get("initargs") or ())  # (app, hostname)
+        self.hostname: str | None = initargs[1] if len(initargs) > 1 else None
         self._pool: greenabc.Pool | None = None
         self._running: dict[int, _Job] = {}  # greenabc task id ("pid") -> job
         self._stopping: str | None = None
+        self._clock: _ShutdownClock | None = None
+        self._stopped = 0  # tasks a shutdown stopped, as reported
+        self._spawned: set[greenabc.Task[Any]] = set()  # spawn_n's, running
+        # Stopped tasks' failure reports, and the few that run them (see _report).
+        self._reports: deque[Callable[[], object]] = deque()
+        self._reports_lock = greenabc.Lock()
+        self._reporters: set[greenabc.Task[None]] = set()
 
     # -- life cycle ----------------------------------------------------------
 
     def on_start(self) -> None:
         self._pool = self.backend.create_pool(self.limit)
+        self._clock = _ShutdownClock(self)
         if self.app is not None:
             guard_late_writes(self.app)
         logger.info(
-            "greenabc: Celery pool on %s, %d at once, warm shutdown bound %g s",
+            "greenabc: Celery pool on %s, %d at once, warm shutdown bound %g s from the signal",
             self.backend.name,
             self.limit,
             self.shutdown_timeout,
         )
 
     def on_stop(self) -> None:
-        """Warm shutdown: wait up to the bound, then stop what is left; each
-        stopped task is reported failed with ``WorkerLostError``."""
-        if self._pool is None:
+        """Warm shutdown: wait what is left of the bound (counted from the
+        signal), then stop what is still running; each stopped task is
+        reported failed with ``WorkerLostError``."""
+        if self._pool is None or self._clock is None:
             return
-        self._stopping = (
-            f"warm shutdown: still running {self.shutdown_timeout:g} s after the worker"
-            f" was asked to stop (${SHUTDOWN_TIMEOUT_ENV})"
-        )
-        if not self._pool.close(self.shutdown_timeout):
+        clock = self._clock
+        clock.close()  # its watcher ends; what is left of the bound is waited here
+        clock.begin()
+        if not self._pool.join(clock.left(self.shutdown_timeout)):
+            self._stop_running()
+        # Wait for the stopped tasks to end, kill again what ignored the first
+        # kill, stop the workers; then for the failures to be stored.
+        self._pool.close(STOP_GRACE)
+        self._wait_reports()
+        elapsed = clock.elapsed()
+        if self._stopped:
             logger.warning(
-                "greenabc: warm shutdown stopped the tasks still running after %g s",
+                "greenabc: warm shutdown done %.2f s after %s: %d task(s) stopped ($%s = %g s)",
+                elapsed,
+                clock.since(),
+                self._stopped,
+                SHUTDOWN_TIMEOUT_ENV,
                 self.shutdown_timeout,
             )
+        else:
+            logger.info(
+                "greenabc: warm shutdown done %.2f s after %s: every task ended in time",
+                elapsed,
+                clock.since(),
+            )
+
+    def _stop_running(self) -> None:
+        """The bound ran out: stop every task accepted now, each reported
+        ``WorkerLostError`` with the figure (once: the watcher at the
+        deadline, or ``on_stop`` if it gets there first)."""
+        assert self._pool is not None
+        assert self._clock is not None
+        if self._stopping is not None:
+            return
+        clock = self._clock
+        ran = clock.elapsed()
+        # At the deadline the figure is the bound itself (to timer precision).
+        late = ran - self.shutdown_timeout >= 0.1
+        figure = f"{ran:.1f}" if late else f"{self.shutdown_timeout:g}"
+        self._stopping = (
+            f"warm shutdown: still running {figure} s after {clock.since()}"
+            f" (${SHUTDOWN_TIMEOUT_ENV} = {self.shutdown_timeout:g} s)"
+        )
+        count = self._pool.stats()["accepted"]
+        if count:
+            logger.warning(
+                "greenabc: warm shutdown: stopping %d task(s) still running %s s after %s",
+                count,
+                figure,
+                clock.since(),
+            )
+            self._pool.kill(0, reason=self._stopping)
+
+    def _report(self, report: Callable[[], object]) -> None:
+        """Run a stopped task's failure report in one of the pool's few
+        reporters, not in the task's own green thread (or thread): Celery's
+        result backend is one instance per thread for Redis and most others,
+        and each new one connects (the report reads the task's state, then
+        stores its failure). 200 tasks stopped at once made 200 instances and
+        200 connections; a few reporters reuse a few, and still overlap the
+        round trips (one alone waits for each in turn)."""
+        with self._reports_lock:
+            self._reports.append(report)
+            if len(self._reporters) < min(REPORTERS, len(self._reports)):
+                reporter = greenabc.spawn(self._run_reports)
+                self._reporters.add(reporter)
+
+    def _run_reports(self) -> None:
+        while True:
+            with self._reports_lock:
+                if not self._reports:
+                    self._reporters.discard(greenabc.current_task())
+                    return
+                report = self._reports.popleft()
+            try:
+                report()
+            except Exception:  # the next report still runs
+                logger.exception("greenabc: reporting a stopped task failed")
+
+    def _wait_reports(self) -> None:
+        """Wait (bounded) until every stopped task's failure is reported."""
+        deadline = monotonic() + REPORT_BOUND
+        while True:
+            with self._reports_lock:
+                reporters = list(self._reporters)
+            if not reporters:
+                return
+            if not reporters[0].wait(max(deadline - monotonic(), 0.0)):
+                logger.warning(
+                    "greenabc: %d stopped task(s) not reported within %g s",
+                    len(self._reports),
+                    REPORT_BOUND,
+                )
+                return
 
     def on_terminate(self) -> None:
         """Cold shutdown: stop every task now, each reported ``WorkerLostError``."""
         if self._pool is None:
             return
+        if self._clock is not None:
+            self._clock.close()
         self._stopping = "cold shutdown: the worker was terminated"
         self._pool.close(0)
+        self._wait_reports()
 
     def on_close(self) -> None:
-        pass
+        """The worker's shutdown begins (Celery closes every step before it
+        stops any): end the control loops run by ``spawn_n``. Celery's green
+        control loop (``gPidbox``) sees its stop only between 1-s drains of
+        the broker, and the worker waits for it before it stops the pool;
+        ended here, its ``finally`` tells the worker at once."""
+        for loop in list(self._spawned):  # each one's end discards it
+            loop.kill(block=False)
 
     def restart(self) -> None:
         raise NotImplementedError("greenabc's Celery pool has no processes to restart")
@@ -238,7 +454,9 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
     def spawn_n(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
         """Run ``fn(*args, **kwargs)`` now, outside the pool's bound, without
         blocking: the worker's green control loop (``gPidbox``) runs here."""
-        greenabc.spawn(fn, *args, **kwargs)
+        loop = greenabc.spawn(fn, *args, **kwargs)
+        self._spawned.add(loop)
+        loop.add_done_callback(self._spawned.discard)
 
     # -- applying tasks --------------------------------------------------------
 
@@ -370,11 +588,24 @@ def _task_name(args: Any, celery_id: str | None) -> str | None:
 
 
 def _takes_return_ok(callback: Callable[..., object]) -> bool:
+    # The worker's handler is a bound method (Request.on_failure): one answer
+    # per function, since a shutdown asks once per stopped task.
+    function = getattr(callback, "__func__", None)
+    if function is not None and function in _RETURN_OK:
+        return _RETURN_OK[function]
     try:
         inspect.signature(callback).bind(None, return_ok=True)
     except (TypeError, ValueError):
-        return False
-    return True
+        takes = False
+    else:
+        takes = True
+    if function is not None:
+        with contextlib.suppress(TypeError):  # not weakly referenceable: not kept
+            _RETURN_OK[function] = takes
+    return takes
+
+
+_RETURN_OK: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
 def _signal_name(signal: Any) -> str | None:
