@@ -18,6 +18,7 @@ from celery.exceptions import SoftTimeLimitExceeded, Terminated
 import greenabc
 
 from ._late_writes import guard_late_writes
+from ._restore import install as install_restore
 from ._timer import Timer
 
 logger = logging.getLogger("greenabc.celery")
@@ -193,6 +194,8 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
         self._pool: greenabc.Pool | None = None
         self._running: dict[int, _Job] = {}  # greenabc task id ("pid") -> job
         self._stopping: str | None = None
+        if self.app is not None:  # before the worker builds its consumer's steps
+            install_restore(self.app)
 
     # -- life cycle ----------------------------------------------------------
 

@@ -1,0 +1,232 @@
+"""One fault run, for real: a redis-server, ``celery worker`` subprocesses on
+one queue, numbered tasks, a fault, and an exact count of what never ran.
+
+Used by test_celery_faults.py, and run alone for the figures of docs/celery.md::
+
+    python -m tests.contrib._faults kill --pool greenabc --backend gevent
+    python -m tests.contrib._faults restart --pool celery --backend gevent
+
+Each task appends its number to its worker's record file when it ends
+(celery_app_faults.py), so a number missing from every file is a task that
+never finished (lost), and a number found twice ran twice (a duplicate:
+at-least-once delivery allows it). Every process is stopped by its pid
+whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+from celery import Celery
+
+from greenabc.testing._redis import RedisServer
+
+from ._celery_worker import Worker
+
+QUEUE = "faults"
+APP = "celery_app_faults"
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """What to run: *fault* is ``kill`` (SIGKILL one worker), ``restart``
+    (stop the broker, start it again *down* s later) or ``none``."""
+
+    fault: str
+    backend: str
+    pool: str = "greenabc"  # or "celery": Celery's own -P gevent/eventlet/threads
+    workers: int = 2
+    concurrency: int = 100
+    tasks: int = 400
+    seconds: float = 0.05  # each task's sleep
+    fault_at: float = 1.0  # after the first task was sent
+    down: float = 3.0  # the broker's time down (restart)
+    finish: float = 120.0  # seconds after the fault for every task to finish
+
+
+@dataclasses.dataclass
+class Outcome:
+    case: Case
+    lost: int  # tasks that never finished
+    duplicates: int  # runs beyond the first, over all tasks
+    finished_after: float | None  # s from the fault to the last task's first run
+    exited: list[str]  # workers (not the killed one) that exited by themselves
+    logs: dict[str, str]
+
+    def line(self) -> str:
+        c = self.case
+        done = "-" if self.finished_after is None else f"{self.finished_after:.1f} s"
+        return (
+            f"{c.fault:8} {c.pool:8} {c.backend:8} {c.workers} x -c {c.concurrency},"
+            f" {c.tasks} tasks of {c.seconds:g} s: lost {self.lost}, ran twice or more"
+            f" {self.duplicates}, all done {done} after the fault, workers exited"
+            f" {len(self.exited)}"
+        )
+
+
+def start_workers(url: str, directory: Path, case: Case, count: int | None = None) -> list[Worker]:
+    args: tuple[str, ...] = ("-Q", QUEUE)
+    if case.pool == "celery":
+        args += ("-P", case.backend)  # the last -P wins over the harness's -P custom
+    workers = []
+    try:
+        for n in range(case.workers if count is None else count):
+            record = directory / f"record-{n}-{time.monotonic_ns()}"
+            workers.append(
+                Worker(
+                    url,
+                    case.backend,
+                    directory,
+                    case.concurrency,
+                    args,
+                    {"GREENABC_FAULTS_RECORD": str(record)},
+                    app=APP,
+                )
+            )
+        for worker in workers:
+            worker.wait_ready()
+    except BaseException:
+        for worker in workers:
+            worker.stop(5)
+        raise
+    return workers
+
+
+def runs(directory: Path) -> Counter[int]:
+    """How many times each task number ran, over every record file."""
+    counts: Counter[int] = Counter()
+    for path in directory.glob("record-*"):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                counts[int(line)] += 1
+    return counts
+
+
+def send(url: str, numbers: range, seconds: float) -> None:
+    app = Celery("greenabc_faults_client", broker=url)
+    app.conf.broker_connection_retry_on_startup = True
+    try:
+        with app.producer_or_acquire() as producer:
+            for number in numbers:
+                app.send_task("f.mark", (number, seconds), queue=QUEUE, producer=producer)
+    finally:
+        app.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of *pid* and its children so far."""
+    process = psutil.Process(pid)
+    total = 0.0
+    for p in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+@contextlib.contextmanager
+def broker(directory: Path) -> Iterator[RedisServer]:
+    server = RedisServer(directory, appendonly=True)
+    with server:
+        yield server
+
+
+def run(case: Case, directory: Path) -> Outcome:
+    """Run *case* in *directory*; every process is stopped on the way out."""
+    with broker(directory) as server:
+        workers = start_workers(server.url, directory, case)
+        try:
+            return _run(case, directory, server, workers)
+        finally:
+            for worker in workers:
+                worker.stop(10)
+
+
+def _run(case: Case, directory: Path, server: RedisServer, workers: list[Worker]) -> Outcome:
+    started = time.monotonic()
+    send(server.url, range(case.tasks), case.seconds)
+    time.sleep(max(started + case.fault_at - time.monotonic(), 0.0))
+    killed: Worker | None = None
+    fault_at = time.monotonic()
+    if case.fault == "kill":
+        killed = workers[0]
+        killed.process.kill()
+        killed.process.wait(10)
+    elif case.fault == "restart":
+        server.restart(down=case.down)
+    deadline = fault_at + case.finish
+    finished_after = None
+    while time.monotonic() < deadline:
+        if len(runs(directory)) == case.tasks:
+            finished_after = time.monotonic() - fault_at
+            break
+        time.sleep(0.2)
+    # Let the restored copies of tasks already run come back too: duplicates
+    # are counted over a visibility timeout and a sweep after the last one.
+    if finished_after is not None:
+        time.sleep(min(10.0, max(deadline - time.monotonic(), 0.0)))
+    counts = runs(directory)
+    exited = [w.hostname for w in workers if w is not killed and w.process.poll() is not None]
+    return Outcome(
+        case,
+        lost=sum(1 for n in range(case.tasks) if n not in counts),
+        duplicates=sum(c - 1 for c in counts.values()),
+        finished_after=finished_after,
+        exited=exited,
+        logs={w.hostname: w.log() for w in workers},
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("fault", choices=["kill", "restart", "none"])
+    parser.add_argument("--backend", default="gevent")
+    parser.add_argument("--pool", choices=["greenabc", "celery"], default="greenabc")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--tasks", type=int, default=400)
+    parser.add_argument("--seconds", type=float, default=0.05)
+    parser.add_argument("--fault-at", type=float, default=1.0)
+    parser.add_argument("--down", type=float, default=3.0)
+    parser.add_argument("--finish", type=float, default=120.0)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the logs' directory")
+    ns = parser.parse_args()
+    case = Case(
+        ns.fault,
+        ns.backend,
+        ns.pool,
+        ns.workers,
+        ns.concurrency,
+        ns.tasks,
+        ns.seconds,
+        ns.fault_at,
+        ns.down,
+        ns.finish,
+    )
+    for _ in range(ns.runs):
+        directory = Path(tempfile.mkdtemp(prefix="greenabc-faults-"))
+        outcome = run(case, directory)
+        print(outcome.line(), flush=True)
+        for name in outcome.exited:
+            print(f"  {name} exited; its log: {directory}", flush=True)
+        if not ns.keep and not outcome.exited and not outcome.lost:
+            for path in directory.iterdir():
+                path.unlink()
+            directory.rmdir()
+        else:
+            print(f"  logs in {directory}", flush=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::celery.platforms.SecurityWarning")
+    main()
