@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import dataclasses
 import os
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -57,6 +58,7 @@ class Case:
 class Outcome:
     case: Case
     lost: int  # tasks that never finished
+    lost_ids: list[str]  # their Celery ids, to look for in the logs
     duplicates: int  # runs beyond the first, over all tasks
     finished_after: float | None  # s from the fault to the last task's first run
     exited: list[str]  # workers (not the killed one) that exited by themselves
@@ -111,15 +113,19 @@ def runs(directory: Path) -> Counter[int]:
     return counts
 
 
-def send(url: str, numbers: range, seconds: float) -> None:
+def send(url: str, numbers: range, seconds: float) -> dict[int, str]:
+    """Send one ``f.mark`` per number; their Celery ids by number."""
     app = Celery("greenabc_faults_client", broker=url)
     app.conf.broker_connection_retry_on_startup = True
+    ids = {}
     try:
         with app.producer_or_acquire() as producer:
             for number in numbers:
-                app.send_task("f.mark", (number, seconds), queue=QUEUE, producer=producer)
+                result = app.send_task("f.mark", (number, seconds), queue=QUEUE, producer=producer)
+                ids[number] = result.id
     finally:
         app.close()
+    return ids
 
 
 def cpu_seconds(pid: int) -> float:
@@ -153,7 +159,7 @@ def run(case: Case, directory: Path) -> Outcome:
 
 def _run(case: Case, directory: Path, server: RedisServer, workers: list[Worker]) -> Outcome:
     started = time.monotonic()
-    send(server.url, range(case.tasks), case.seconds)
+    ids = send(server.url, range(case.tasks), case.seconds)
     time.sleep(max(started + case.fault_at - time.monotonic(), 0.0))
     killed: Worker | None = None
     fault_at = time.monotonic()
@@ -179,6 +185,7 @@ def _run(case: Case, directory: Path, server: RedisServer, workers: list[Worker]
     return Outcome(
         case,
         lost=sum(1 for n in range(case.tasks) if n not in counts),
+        lost_ids=[ids[n] for n in range(case.tasks) if n not in counts],
         duplicates=sum(c - 1 for c in counts.values()),
         finished_after=finished_after,
         exited=exited,
@@ -217,12 +224,12 @@ def main() -> None:
         directory = Path(tempfile.mkdtemp(prefix="greenabc-faults-"))
         outcome = run(case, directory)
         print(outcome.line(), flush=True)
+        for task_id in outcome.lost_ids[:20]:
+            print(f"  lost: {task_id}", flush=True)
         for name in outcome.exited:
             print(f"  {name} exited; its log: {directory}", flush=True)
         if not ns.keep and not outcome.exited and not outcome.lost:
-            for path in directory.iterdir():
-                path.unlink()
-            directory.rmdir()
+            shutil.rmtree(directory)
         else:
             print(f"  logs in {directory}", flush=True)
 

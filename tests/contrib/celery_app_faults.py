@@ -29,6 +29,10 @@ app.conf.update(
         "visibility_timeout": 8,
         "unacked_restore_interval": 1,
         "unacked_restore_throttle": 1,
+        # A green worker acks from each task's green thread (call_soon_ack),
+        # up to -c at once, each on a connection of kombu's Redis pool: its
+        # default of 10 fails the rest ("Couldn't ack ... MaxConnectionsError").
+        "max_connections": 256,
     },
     worker_hijack_root_logger=True,
 )
