@@ -20,25 +20,21 @@ the worker's app; Celery's own green pools can use it too::
 
     app.steps["consumer"].add(RestoreUnacked)
 
-One message can still slip through, on every pool: kombu takes it off its
-queue (``BRPOP``), then records it as unacknowledged with a second command;
-when the broker goes away between the two, the record fails, the message is
-dropped, and it exists nowhere any more. ``put_back_on_failure`` keeps such
-a message and pushes it back onto its queue once the broker answers again.
+``install`` adds it, and the fixes of ``_broker_loss`` for a broker that
+goes away.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from celery import bootsteps
 
-import greenabc
+from ._broker_loss import patch_redis_transport
 
-__all__ = ["RestoreUnacked", "install", "put_back_on_failure"]
+__all__ = ["RestoreUnacked", "install"]
 
 logger = logging.getLogger("greenabc.celery")
 
@@ -102,58 +98,8 @@ def _interval(options: dict[str, Any]) -> float:
     return interval if interval > 0 else DEFAULT_INTERVAL
 
 
-PUT_BACK_EVERY = 1.0  # seconds between tries to put a dropped message back
-
-
-def put_back_on_failure() -> None:
-    """Wrap kombu's Redis ``QoS.append`` (once per process): a message whose
-    unacknowledged record fails on a connection error is put back onto its
-    queue, from a task of its own, as soon as the broker answers again."""
-    from kombu.transport import redis
-
-    append: Callable[..., None] = redis.QoS.append
-    if getattr(append, "greenabc_puts_back", False):
-        return
-
-    @functools.wraps(append)
-    def append_or_put_back(qos: Any, message: Any, delivery_tag: Any) -> None:
-        try:
-            append(qos, message, delivery_tag)
-        except qos.channel.connection_errors:
-            greenabc.spawn(_put_back, qos.channel, message)
-            raise
-
-    append_or_put_back.greenabc_puts_back = True  # type: ignore[attr-defined]
-    redis.QoS.append = append_or_put_back  # type: ignore[method-assign]
-
-
-def _put_back(channel: Any, message: Any) -> None:
-    """Push *message* back onto its queue; try again every ``PUT_BACK_EVERY``
-    seconds while the broker is away."""
-    delivery = message.delivery_info
-    label = message.properties.get("correlation_id") or message.delivery_tag
-    logger.warning(
-        "greenabc: message %s was taken from the broker as the connection dropped:"
-        " putting it back onto its queue",
-        label,
-    )
-    while True:
-        try:
-            with channel.conn_or_acquire() as client:
-                pipe = client.pipeline()
-                channel._do_restore_message(
-                    message._raw, delivery["exchange"], delivery["routing_key"], pipe
-                )
-                pipe.execute()
-        except channel.connection_errors:
-            greenabc.sleep(PUT_BACK_EVERY)
-            continue
-        logger.warning("greenabc: message %s is back on its queue", label)
-        return
-
-
 def install(app: Any) -> None:
-    """Add ``RestoreUnacked`` to *app*'s consumer steps (once), and put back
-    what the broker's going away would drop (``put_back_on_failure``)."""
+    """Add ``RestoreUnacked`` to *app*'s consumer steps (once), and fix what
+    a broker going away does to kombu's Redis transport (``_broker_loss``)."""
     app.steps["consumer"].add(RestoreUnacked)
-    put_back_on_failure()
+    patch_redis_transport()
