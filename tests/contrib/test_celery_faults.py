@@ -56,6 +56,39 @@ def check(outcome: Outcome, allowed_lost: int = 0) -> None:
     assert not problems, "\n".join([outcome.line(), *problems])
 
 
+# -- in process --------------------------------------------------------------------
+
+
+def test_the_pool_adds_the_sweep_and_fixes_kombu_once() -> None:
+    from celery import Celery
+    from kombu.transport import redis as kombu_redis
+
+    from greenabc.contrib.celery import RestoreUnacked, TaskPool
+
+    app = Celery("greenabc_faults_in_process", broker="redis://127.0.0.1:1/0")
+    try:
+        TaskPool(2, app=app)
+        assert RestoreUnacked in app.steps["consumer"]
+        append, close = kombu_redis.QoS.append, kombu_redis.Channel.close
+        assert getattr(append, "greenabc_puts_back", False)
+        TaskPool(2, app=app)  # a second pool wraps nothing twice
+        assert (kombu_redis.QoS.append, kombu_redis.Channel.close) == (append, close)
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "seconds"),
+    [({}, 10.0), ({"unacked_restore_interval": 1}, 1.0), ({"unacked_restore_interval": 0}, 10.0)],
+)
+def test_the_sweep_runs_as_often_as_kombus_event_loop_would(
+    options: dict[str, object], seconds: float
+) -> None:
+    from greenabc.contrib.celery._restore import _interval
+
+    assert _interval(options) == seconds
+
+
 # -- CI-sized --------------------------------------------------------------------
 
 
