@@ -55,6 +55,7 @@ class Case:
     down: float = 3.0  # the broker's time down (restart)
     finish: float = 120.0  # seconds after the fault for every task to finish
     settle: float = 10.0  # then this long for late copies, so duplicates are all counted
+    sweep: bool = False  # Celery's own pool with greenabc's RestoreUnacked step added
 
 
 @dataclasses.dataclass
@@ -71,10 +72,11 @@ class Outcome:
 
     def line(self) -> str:
         c = self.case
+        pool = f"{c.pool}+sweep" if c.sweep else c.pool
         done = "-" if self.finished_after is None else f"{self.finished_after:.1f} s"
         cpu = "" if self.cpu_down is None else f", CPU while down {self.cpu_down:.1%}"
         return (
-            f"{c.fault:8} {c.pool:8} {c.backend:8} {c.workers} x -c {c.concurrency},"
+            f"{c.fault:8} {pool:8} {c.backend:8} {c.workers} x -c {c.concurrency},"
             f" {c.tasks} tasks of {c.seconds:g} s: lost {self.lost}, ran twice or more"
             f" {self.duplicates}, all done {done} after the fault, workers exited"
             f" {len(self.exited)}{cpu}"
@@ -96,7 +98,10 @@ def start_workers(url: str, directory: Path, case: Case, count: int | None = Non
                     directory,
                     case.concurrency,
                     args,
-                    {"GREENABC_FAULTS_RECORD": str(record)},
+                    {
+                        "GREENABC_FAULTS_RECORD": str(record),
+                        "GREENABC_FAULTS_SWEEP": "1" if case.sweep else "",
+                    },
                     app=APP,
                 )
             )
@@ -259,6 +264,9 @@ def main() -> None:
     parser.add_argument("--fault-at", type=float, default=1.0)
     parser.add_argument("--down", type=float, default=3.0)
     parser.add_argument("--finish", type=float, default=120.0)
+    parser.add_argument(
+        "--sweep", action="store_true", help="add greenabc's RestoreUnacked to Celery's own pool"
+    )
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the logs' directory")
     ns = parser.parse_args()
@@ -273,6 +281,7 @@ def main() -> None:
         ns.fault_at,
         ns.down,
         ns.finish,
+        sweep=ns.sweep,
     )
     for _ in range(ns.runs):
         directory = Path(tempfile.mkdtemp(prefix="greenabc-faults-"))

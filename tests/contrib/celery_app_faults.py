@@ -37,6 +37,12 @@ app.conf.update(
     worker_hijack_root_logger=True,
 )
 
+if os.environ.get("GREENABC_FAULTS_SWEEP"):
+    # Celery's own green pools with greenabc's sweep step (greenabc's pool adds it itself).
+    from greenabc.contrib.celery import RestoreUnacked
+
+    app.steps["consumer"].add(RestoreUnacked)
+
 _record = os.open(
     os.environ.get("GREENABC_FAULTS_RECORD", os.devnull),
     os.O_WRONLY | os.O_APPEND | os.O_CREAT,
