@@ -8,9 +8,10 @@ Only Celery's event loop (``asynloop``) runs that sweep on a timer, every
 ``unacked_restore_interval`` seconds. A worker whose pool is green (gevent,
 eventlet: greenabc's pool on a patched engine, and Celery's own ``-P gevent``
 / ``-P eventlet``) runs the blocking ``synloop`` instead, where kombu sweeps
-only when a poll of the broker times out with nothing read; its BRPOP
-replies within ``brpop_timeout`` (1 s), before the poll's 2 s, so the sweep
-never runs, and the messages of a worker killed meanwhile never come back.
+only when a poll of the broker has nothing to read: while the worker takes
+messages its BRPOP replies within ``brpop_timeout`` (1 s), before the poll's
+2 s, so the sweep runs only in spells when the prefetch is full (BRPOP
+paused), and the messages of a worker killed meanwhile may never come back.
 
 ``RestoreUnacked`` is a consumer bootstep that runs the same sweep
 (``maybe_restore_messages``, which takes its own Redis connection and a
