@@ -22,6 +22,7 @@ from celery.exceptions import SoftTimeLimitExceeded, Terminated
 import greenabc
 
 from ._late_writes import guard_late_writes
+from ._restore import install as install_restore
 from ._shutdown import ShutdownClock
 from ._timer import Timer
 
@@ -215,6 +216,8 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
         self._reports: deque[Callable[[], object]] = deque()
         self._reports_lock = greenabc.Lock()
         self._reporters: set[greenabc.Task[None]] = set()
+        if self.app is not None:  # before the worker builds its consumer's steps
+            install_restore(self.app)
 
     # -- life cycle ----------------------------------------------------------
 
