@@ -33,6 +33,7 @@ class Worker:
         concurrency: int,
         args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        app: str = "celery_app",
     ) -> None:
         self.backend = backend
         self.name = f"w{uuid.uuid4().hex[:8]}"
@@ -61,7 +62,7 @@ class Worker:
             "-m",
             "celery",
             "-A",
-            "celery_app",
+            app,
             "worker",
             "-P",
             "custom",

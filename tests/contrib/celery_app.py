@@ -120,3 +120,42 @@ def mixed(self: Any, kind: str, record: str | None = None) -> object:
         with open(record, "a") as file:
             file.write(f"{self.request.id} {self.request.hostname}\n")
     return out
+
+
+# -- test_celery_deploy.py: autoscale ----------------------------------------
+# (imported here, not above: this section is added whole)
+
+import redis  # noqa: E402
+from celery import signals  # noqa: E402
+
+_workers: list[Any] = []  # the worker of this process, for its pool's size
+
+
+@signals.worker_init.connect
+def _keep_worker(sender: Any, **_: Any) -> None:
+    _workers[:] = [sender]
+
+
+_gauges = redis.Redis.from_url(url)
+
+
+@app.task(name="t.gauge")
+def gauge(seconds: float, key: str) -> list[int]:
+    """Count the tasks running at once in Redis. At its start a task pushes
+    ``running:size`` to ``KEY:starts``: the count of running tasks (itself
+    included) and the pool's size, read after the count (during a burst the
+    pool only grows); at its end ``start:end:running`` (wall clock) to
+    ``KEY:times``."""
+    began = time.time()
+    running = int(_gauges.incr(f"{key}:running"))
+    try:
+        pool = _workers[0].pool if _workers else None
+        size = int(pool.num_processes) if pool is not None else -1
+        _gauges.rpush(f"{key}:starts", f"{running}:{size}")
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 0.05))  # steps: threads interrupt between them
+    finally:
+        _gauges.rpush(f"{key}:times", f"{began}:{time.time()}:{running}")
+        _gauges.decr(f"{key}:running")
+    return [running, size]

@@ -17,6 +17,9 @@ Over Celery's own ``-P gevent`` / ``-P eventlet`` it adds, on every backend:
 * a bounded warm shutdown: running tasks get
   ``$GREENABC_CELERY_SHUTDOWN_TIMEOUT`` seconds (default 10), the rest are
   stopped and reported failed with ``WorkerLostError``;
+* late-acked messages of a worker that died come back on gevent and
+  eventlet too (``RestoreUnacked``), and a broker restart loses none and
+  stops no worker (``_broker_loss``'s fixes to kombu's Redis transport);
 * ``--autoscale`` / ``pool_grow`` / ``pool_shrink`` through ``Pool.resize``,
   ``celery inspect stats`` with greenabc's counters, and the worker's Timer
   (ETA tasks, heartbeats) on greenabc's timers.
@@ -31,12 +34,20 @@ used here; the core never imports Celery. See ``docs/celery.md``.
 from . import _banner  # noqa: F401  (connects the banner's receiver)
 from ._late_writes import GUARDED_METHODS, guard_late_writes
 from ._pool import SHUTDOWN_TIMEOUT_ENV, TaskPool
+from ._restore import RestoreUnacked
 from ._timer import Timer
 
-__all__ = ["GUARDED_METHODS", "SHUTDOWN_TIMEOUT_ENV", "TaskPool", "Timer", "guard_late_writes"]
+__all__ = [
+    "GUARDED_METHODS",
+    "SHUTDOWN_TIMEOUT_ENV",
+    "RestoreUnacked",
+    "TaskPool",
+    "Timer",
+    "guard_late_writes",
+]
 
 # Named where they are documented: Celery reports the pool as
 # "greenabc.contrib.celery:TaskPool" (``celery inspect stats``), as configured.
-for _public in (TaskPool, Timer, guard_late_writes):
+for _public in (TaskPool, Timer, guard_late_writes, RestoreUnacked):
     _public.__module__ = __name__
 del _public

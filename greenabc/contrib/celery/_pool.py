@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
 import logging
 import os
 import sys
+import weakref
+from collections import deque
 from collections.abc import Callable
 from time import monotonic
 from typing import Any
@@ -18,14 +22,23 @@ from celery.exceptions import SoftTimeLimitExceeded, Terminated
 import greenabc
 
 from ._late_writes import guard_late_writes
+from ._restore import install as install_restore
+from ._shutdown import ShutdownClock
 from ._timer import Timer
 
 logger = logging.getLogger("greenabc.celery")
 
-#: Seconds a warm shutdown (SIGTERM) gives running tasks before they are
-#: stopped and reported failed with ``WorkerLostError``.
+#: Seconds a warm shutdown (SIGTERM) gives running tasks, counted from the
+#: signal, before they are stopped and reported failed with ``WorkerLostError``.
 SHUTDOWN_TIMEOUT_ENV = "GREENABC_CELERY_SHUTDOWN_TIMEOUT"
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
+#: Seconds the pool waits, once it stopped the tasks left at the bound, for
+#: them to end before it closes (each goes on being interrupted after that).
+STOP_GRACE = 1.0
+#: Seconds the pool's stop waits for the stopped tasks' failures to be stored.
+REPORT_BOUND = 60.0
+#: Green threads (or threads) that report stopped tasks, at most (see _report).
+REPORTERS = 16
 
 
 def _shutdown_timeout() -> float:
@@ -136,6 +149,7 @@ class _Job:
         (``Request.on_failure``) would log it as "Task handler raised error"
         with a traceback, once per task: told ``return_ok``, it still stores
         the failure, sends the signal and the event, and logs nothing."""
+        self.pool._stopped += 1
         logger.warning("greenabc: %s", lost)
         logger.debug("greenabc: where task %s was stopped", self.label, exc_info=killed)
         callback = self.error_callback
@@ -143,9 +157,9 @@ class _Job:
             return
         einfo = _exception_info(lost)
         if _takes_return_ok(callback):
-            callback(einfo, return_ok=True)
+            self.pool._report(functools.partial(callback, einfo, return_ok=True))
         else:
-            callback(einfo)
+            self.pool._report(functools.partial(callback, einfo))
 
     @property
     def label(self) -> str:
@@ -190,47 +204,156 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
         self.shutdown_timeout = _shutdown_timeout()
         self.timeout = kwargs.get("timeout")  # --time-limit, as Celery's gevent pool
         self.soft_timeout = kwargs.get("soft_timeout")
+        initargs: tuple[Any, ...] = tuple(kwargs.get("initargs") or ())  # (app, hostname)
+        self.hostname: str | None = initargs[1] if len(initargs) > 1 else None
         self._pool: greenabc.Pool | None = None
         self._running: dict[int, _Job] = {}  # greenabc task id ("pid") -> job
         self._stopping: str | None = None
+        self._clock: ShutdownClock | None = None
+        self._stopped = 0  # tasks a shutdown stopped, as reported
+        self._spawned: set[greenabc.Task[Any]] = set()  # spawn_n's, running
+        # Stopped tasks' failure reports, and the few that run them (see _report).
+        self._reports: deque[Callable[[], object]] = deque()
+        self._reports_lock = greenabc.Lock()
+        self._reporters: set[greenabc.Task[None]] = set()
+        if self.app is not None:  # before the worker builds its consumer's steps
+            install_restore(self.app)
 
     # -- life cycle ----------------------------------------------------------
 
     def on_start(self) -> None:
         self._pool = self.backend.create_pool(self.limit)
+        self._clock = ShutdownClock(
+            self.backend, self.hostname, self.shutdown_timeout, self._stop_running
+        )
         if self.app is not None:
             guard_late_writes(self.app)
         logger.info(
-            "greenabc: Celery pool on %s, %d at once, warm shutdown bound %g s",
+            "greenabc: Celery pool on %s, %d at once, warm shutdown bound %g s from the signal",
             self.backend.name,
             self.limit,
             self.shutdown_timeout,
         )
 
     def on_stop(self) -> None:
-        """Warm shutdown: wait up to the bound, then stop what is left; each
-        stopped task is reported failed with ``WorkerLostError``."""
-        if self._pool is None:
+        """Warm shutdown: wait what is left of the bound (counted from the
+        signal), then stop what is still running; each stopped task is
+        reported failed with ``WorkerLostError``."""
+        if self._pool is None or self._clock is None:
             return
-        self._stopping = (
-            f"warm shutdown: still running {self.shutdown_timeout:g} s after the worker"
-            f" was asked to stop (${SHUTDOWN_TIMEOUT_ENV})"
-        )
-        if not self._pool.close(self.shutdown_timeout):
+        clock = self._clock
+        clock.close()  # its watcher ends; what is left of the bound is waited here
+        clock.begin()
+        if not self._pool.join(clock.left(self.shutdown_timeout)):
+            self._stop_running()
+        # Wait for the stopped tasks to end, kill again what ignored the first
+        # kill, stop the workers; then for the failures to be stored.
+        self._pool.close(STOP_GRACE)
+        self._wait_reports()
+        elapsed = clock.elapsed()
+        if self._stopped:
             logger.warning(
-                "greenabc: warm shutdown stopped the tasks still running after %g s",
+                "greenabc: warm shutdown done %.2f s after %s: %d task(s) stopped ($%s = %g s)",
+                elapsed,
+                clock.since(),
+                self._stopped,
+                SHUTDOWN_TIMEOUT_ENV,
                 self.shutdown_timeout,
             )
+        else:
+            logger.info(
+                "greenabc: warm shutdown done %.2f s after %s: every task ended in time",
+                elapsed,
+                clock.since(),
+            )
+
+    def _stop_running(self) -> None:
+        """The bound ran out: stop every task accepted now, each reported
+        ``WorkerLostError`` with the figure (once: the watcher at the
+        deadline, or ``on_stop`` if it gets there first)."""
+        assert self._pool is not None
+        assert self._clock is not None
+        if self._stopping is not None:
+            return
+        clock = self._clock
+        ran = clock.elapsed()
+        # At the deadline the figure is the bound itself (to timer precision).
+        late = ran - self.shutdown_timeout >= 0.1
+        figure = f"{ran:.1f}" if late else f"{self.shutdown_timeout:g}"
+        self._stopping = (
+            f"warm shutdown: still running {figure} s after {clock.since()}"
+            f" (${SHUTDOWN_TIMEOUT_ENV} = {self.shutdown_timeout:g} s)"
+        )
+        count = self._pool.stats()["accepted"]
+        if count:
+            logger.warning(
+                "greenabc: warm shutdown: stopping %d task(s) still running %s s after %s",
+                count,
+                figure,
+                clock.since(),
+            )
+            self._pool.kill(0, reason=self._stopping)
+
+    def _report(self, report: Callable[[], object]) -> None:
+        """Run a stopped task's failure report in one of the pool's few
+        reporters, not in the task's own green thread (or thread): Celery's
+        result backend is one instance per thread for Redis and most others,
+        and each new one connects (the report reads the task's state, then
+        stores its failure). 200 tasks stopped at once made 200 instances and
+        200 connections; a few reporters reuse a few, and still overlap the
+        round trips (one alone waits for each in turn)."""
+        with self._reports_lock:
+            self._reports.append(report)
+            if len(self._reporters) < min(REPORTERS, len(self._reports)):
+                reporter = greenabc.spawn(self._run_reports)
+                self._reporters.add(reporter)
+
+    def _run_reports(self) -> None:
+        while True:
+            with self._reports_lock:
+                if not self._reports:
+                    self._reporters.discard(greenabc.current_task())
+                    return
+                report = self._reports.popleft()
+            try:
+                report()
+            except Exception:  # the next report still runs
+                logger.exception("greenabc: reporting a stopped task failed")
+
+    def _wait_reports(self) -> None:
+        """Wait (bounded) until every stopped task's failure is reported."""
+        deadline = monotonic() + REPORT_BOUND
+        while True:
+            with self._reports_lock:
+                reporters = list(self._reporters)
+            if not reporters:
+                return
+            if not reporters[0].wait(max(deadline - monotonic(), 0.0)):
+                logger.warning(
+                    "greenabc: %d stopped task(s) not reported within %g s",
+                    len(self._reports),
+                    REPORT_BOUND,
+                )
+                return
 
     def on_terminate(self) -> None:
         """Cold shutdown: stop every task now, each reported ``WorkerLostError``."""
         if self._pool is None:
             return
+        if self._clock is not None:
+            self._clock.close()
         self._stopping = "cold shutdown: the worker was terminated"
         self._pool.close(0)
+        self._wait_reports()
 
     def on_close(self) -> None:
-        pass
+        """The worker's shutdown begins (Celery closes every step before it
+        stops any): end the control loops run by ``spawn_n``. Celery's green
+        control loop (``gPidbox``) sees its stop only between 1-s drains of
+        the broker, and the worker waits for it before it stops the pool;
+        ended here, its ``finally`` tells the worker at once."""
+        for loop in list(self._spawned):  # each one's end discards it
+            loop.kill(block=False)
 
     def restart(self) -> None:
         raise NotImplementedError("greenabc's Celery pool has no processes to restart")
@@ -238,7 +361,9 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
     def spawn_n(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
         """Run ``fn(*args, **kwargs)`` now, outside the pool's bound, without
         blocking: the worker's green control loop (``gPidbox``) runs here."""
-        greenabc.spawn(fn, *args, **kwargs)
+        loop = greenabc.spawn(fn, *args, **kwargs)
+        self._spawned.add(loop)
+        loop.add_done_callback(self._spawned.discard)
 
     # -- applying tasks --------------------------------------------------------
 
@@ -370,11 +495,24 @@ def _task_name(args: Any, celery_id: str | None) -> str | None:
 
 
 def _takes_return_ok(callback: Callable[..., object]) -> bool:
+    # The worker's handler is a bound method (Request.on_failure): one answer
+    # per function, since a shutdown asks once per stopped task.
+    function = getattr(callback, "__func__", None)
+    if function is not None and function in _RETURN_OK:
+        return _RETURN_OK[function]
     try:
         inspect.signature(callback).bind(None, return_ok=True)
     except (TypeError, ValueError):
-        return False
-    return True
+        takes = False
+    else:
+        takes = True
+    if function is not None:
+        with contextlib.suppress(TypeError):  # not weakly referenceable: not kept
+            _RETURN_OK[function] = takes
+    return takes
+
+
+_RETURN_OK: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
 def _signal_name(signal: Any) -> str | None:
