@@ -48,21 +48,31 @@ import contextlib
 import http.client
 import json
 import os
-import platform
 import random
 import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from harness import (
+    DASH,
+    cpu_seconds,
+    fmt,
+    last_line,
+    machine,
+    package_version,
+    ratio,
+    spread,
+    stat_fields,
+    write_block,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -71,7 +81,6 @@ PAGE = ROOT / "docs" / "benchmarks.md"
 BEGIN_PREFIX = "<!-- generated-gunicorn: begin"  # not report.py's "<!-- generated: begin"
 BEGIN = f"{BEGIN_PREFIX} (benchmarks/gunicorn.py; edit the generator, not this block) -->"
 END = "<!-- generated-gunicorn: end -->"
-X, DASH = "\u00d7", "\u2013"
 
 APP = "benchmarks.gunicorn_app:app"
 ENGINES = ("gevent", "threads", "eventlet")
@@ -153,22 +162,6 @@ def gunicorn_25(path: Path) -> tuple[str | None, str]:
         return str(python), f"gunicorn {GUNICORN_25} in its own virtualenv ({path})"
     except (OSError, subprocess.SubprocessError) as exc:
         return None, f"no virtualenv for gunicorn {GUNICORN_25}: {exc}"
-
-
-def package_version(name: str, python: str | None = None) -> str:
-    if python is not None:
-        code = f"import importlib.metadata as m; print(m.version({name!r}))"
-        out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
-        return out.stdout.strip() or "?"
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "?"
-
-
-def last_line(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "no output"
 
 
 def sides(engines: list[str], gthreads: int, env_25: Path) -> tuple[list[Side], dict[str, str]]:
@@ -281,16 +274,6 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def stat_fields(pid: int) -> list[str]:
-    """/proc/PID/stat from its state field on (the name may hold spaces)."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = stat_fields(pid)
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
 # -- wrk ---------------------------------------------------------------------------------
 
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -401,12 +384,6 @@ def run_rounds(
 # -- summary ---------------------------------------------------------------------------
 
 
-def spread(values: list[float]) -> dict[str, float] | None:
-    if not values:
-        return None
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
 KEYS = ("rps", "p50_ms", "p99_ms", "cpu_us_per_request", "socket_errors", "non_2xx")
 
 
@@ -455,16 +432,6 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
                 f" | req/s ratio {ratio(r['rps'])}"
             )
         print(line.replace("**", ""))
-
-
-def fmt(stats: dict[str, float] | None, spec: str) -> str:
-    return f"{DASH}" if not stats else format(stats["median"], spec)
-
-
-def ratio(stats: dict[str, float] | None) -> str:
-    if not stats:
-        return f"{DASH}"
-    return f"**{stats['median']:.2f}{X}** ({stats['min']:.2f}{DASH}{stats['max']:.2f})"
 
 
 # -- the page ---------------------------------------------------------------------------
@@ -592,35 +559,10 @@ def block(results: dict[str, Any]) -> str:
 
 
 def write(results: dict[str, Any]) -> None:
-    generated = block(results)
-    page = PAGE.read_text()  # re-read now: others' sections survive
-    if BEGIN_PREFIX in page and END in page:
-        head, rest = page.split(BEGIN_PREFIX, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        page = head + generated + ("\n" + tail if tail else "")
-    else:
-        page = page.rstrip("\n") + "\n\n" + generated
-    PAGE.write_text(page)
-    print(f"wrote the gunicorn section of {PAGE.relative_to(ROOT)}", file=sys.stderr)
+    write_block(PAGE, BEGIN_PREFIX, END, block(results))
 
 
 # -- the command -------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "load_before": os.getloadavg()[0],
-    }
 
 
 def main() -> int:

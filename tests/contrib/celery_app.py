@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
@@ -94,10 +95,35 @@ def add(x: int, y: int) -> int:
     return x + y
 
 
+#: The CPU burst of t.mixed: a pure-Python loop of this many steps (about
+#: 2 ms on one core of the 2-CPU test machine), holding the GIL throughout.
+CPU_BURST = 30_000
+BIG_RESULT = 100_000  # bytes of t.mixed's "big" result
+
+
+@app.task(name="t.mixed", bind=True)
+def mixed(self: Any, kind: str, record: str | None = None) -> object:
+    """One task of the scale-out and soak mix: ``sleep`` (10 ms), ``cpu``
+    (a burst) or ``big`` (a 100 kB result). With *record*, appends
+    "task-id hostname" to that file, so a test counts who ran what, and how
+    often (a short append is one write: lines from several workers do not mix)."""
+    out: object = None
+    if kind == "sleep":
+        time.sleep(0.01)
+    elif kind == "cpu":
+        out = sum(i * i for i in range(CPU_BURST))
+    elif kind == "big":
+        out = "x" * BIG_RESULT
+    else:
+        raise ValueError(f"unknown kind {kind!r}")
+    if record:
+        with open(record, "a") as file:
+            file.write(f"{self.request.id} {self.request.hostname}\n")
+    return out
+
+
 # -- test_celery_deploy.py: autoscale ----------------------------------------
 # (imported here, not above: this section is added whole)
-
-from typing import Any  # noqa: E402
 
 import redis  # noqa: E402
 from celery import signals  # noqa: E402
