@@ -8,7 +8,7 @@ Each side is a real gunicorn (``-w 1``) under ``valgrind --tool=callgrind``
 (its forked worker too, whose counts are written when it exits), started
 twice: both lives serve a warm-up, one serves N requests more, and the
 difference of the worker's instructions is divided by N (boot, warm-up and
-exit cancel out). The requests are for ``/`` of
+exit cancel out). The requests are for ``/`` (or ``--path /sleep``) of
 ``benchmarks/gunicorn_app.py``, sent by a few client threads of this
 process, each on one kept-alive connection or a new connection per request.
 callgrind runs one thread at a time: the figure is the work per request,
@@ -39,8 +39,7 @@ SIDES = {  # name: (engine, gunicorn's worker options, environment)
     "-k gevent": ("gevent", ["-k", "gevent"]),
     "greenabc eventlet": ("eventlet", ["-k", "greenabc.contrib.gunicorn.Worker"]),
 }
-REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-CLOSE = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+PATH = "/"  # --path
 WARMUP = 200  # requests before the measured ones, in both lives
 
 
@@ -68,16 +67,18 @@ def read_response(sock: socket.socket, buf: bytes) -> bytes:
 
 
 def client(port: int, count: int, keepalive: bool) -> None:
+    request = f"GET {PATH} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    close = f"GET {PATH} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
     if keepalive:
         with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
             buf = b""
             for _ in range(count):
-                sock.sendall(REQUEST)
+                sock.sendall(request)
                 buf = read_response(sock, buf)
         return
     for _ in range(count):
         with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
-            sock.sendall(CLOSE)
+            sock.sendall(close)
             read_response(sock, b"")
 
 
@@ -156,7 +157,10 @@ def main() -> int:
     parser.add_argument("-n", "--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--side", action="append", choices=SIDES, help="a side (repeatable)")
+    parser.add_argument("--path", default=PATH, help="what to ask for: / or /sleep")
     args = parser.parse_args()
+    global PATH
+    PATH = args.path
     names = args.side or [n for n, (e, _) in SIDES.items() if not args.only or e in args.only]
     with tempfile.TemporaryDirectory(prefix="gunicorn-callgrind-") as tmp:
         for name in names:

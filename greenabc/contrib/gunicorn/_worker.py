@@ -34,6 +34,7 @@ from typing import Any
 
 from gunicorn import http, util
 from gunicorn.arbiter import Arbiter
+from gunicorn.http.body import LengthReader
 from gunicorn.http.wsgi import Response, default_environ
 from gunicorn.http2.negotiation import prior_knowledge_allowed
 from gunicorn.sock import is_http2_negotiated, ssl_wrap_socket
@@ -260,6 +261,7 @@ class Worker(AsyncWorker):  # type: ignore[misc]
         if conn.parser is None and not self._open(conn):
             return False
         sock, addr = conn.sock, conn.addr
+        keepalive = self.cfg.keepalive or None
         req = None
         try:
             try:
@@ -272,6 +274,9 @@ class Worker(AsyncWorker):  # type: ignore[misc]
                     conn.parser = http.get_parser(self.cfg, sock, addr)
                 while True:
                     req = None
+                    if sock.gettimeout() != keepalive:
+                        # Each settimeout() is a syscall that lets the GIL go: one per request.
+                        sock.settimeout(keepalive)
                     with self.timeout_ctx():  # a request that stalls half-way
                         req = next(conn.parser)
                     if not req:
@@ -285,7 +290,9 @@ class Worker(AsyncWorker):  # type: ignore[misc]
                     self.handle_request(conn.listener_name, req, sock, addr)
                     if not self.cfg.keepalive:
                         return False
-                    if not conn.parser.finish_body(deadline=monotonic() + self.cfg.keepalive):
+                    if _body_left(req) and not conn.parser.finish_body(
+                        deadline=monotonic() + self.cfg.keepalive
+                    ):
                         return False  # where the next request starts is unknown
                     if not _buffered(conn):
                         return True  # the selector tells when the next one comes
@@ -349,7 +356,8 @@ class Worker(AsyncWorker):  # type: ignore[misc]
         finally:
             _current.reset(token)
             del self._in_flight[key]
-            sock.settimeout(self.cfg.keepalive or None)
+            if self._parking is None:  # parked, the socket needs no timeout until it is ready
+                sock.settimeout(self.cfg.keepalive or None)
 
     def _overran(
         self, request: _Request, req: Any, sock: socket.socket, addr: Any, limit: float
@@ -489,6 +497,13 @@ def _buffered(conn: Connection) -> bool:
     if isinstance(sock, ssl.SSLSocket) and sock.pending():
         return True
     return bool(conn.parser.unreader.buf.seek(0, os.SEEK_END))
+
+
+def _body_left(req: Any) -> bool:
+    """Whether the request's body may still have bytes on the socket (the
+    parser then drains them, with I/O, before the next request)."""
+    reader = getattr(getattr(req, "body", None), "reader", None)
+    return not (isinstance(reader, LengthReader) and reader.length == 0)
 
 
 def _failure(tasks: list[Task[None]]) -> BaseException | str:
