@@ -39,7 +39,6 @@ SIDES = {  # name: (engine, gunicorn's worker options, environment)
     "-k gevent": ("gevent", ["-k", "gevent"]),
     "greenabc eventlet": ("eventlet", ["-k", "greenabc.contrib.gunicorn.Worker"]),
 }
-PATH = "/"  # --path
 WARMUP = 200  # requests before the measured ones, in both lives
 
 
@@ -66,9 +65,9 @@ def read_response(sock: socket.socket, buf: bytes) -> bytes:
     return rest[length:]
 
 
-def client(port: int, count: int, keepalive: bool) -> None:
-    request = f"GET {PATH} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
-    close = f"GET {PATH} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+def client(port: int, count: int, keepalive: bool, path: str) -> None:
+    request = f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    close = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
     if keepalive:
         with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
             buf = b""
@@ -82,9 +81,9 @@ def client(port: int, count: int, keepalive: bool) -> None:
             read_response(sock, b"")
 
 
-def load(port: int, requests: int, clients: int, keepalive: bool) -> None:
+def load(port: int, requests: int, clients: int, keepalive: bool, path: str = "/") -> None:
     with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(lambda _: client(port, requests // clients, keepalive), range(clients)))
+        list(pool.map(lambda _: client(port, requests // clients, keepalive, path), range(clients)))
 
 
 def worker_pid(arbiter: int) -> int:
@@ -99,7 +98,9 @@ def worker_pid(arbiter: int) -> int:
     raise RuntimeError("no worker")
 
 
-def run_once(name: str, keepalive: bool, requests: int, clients: int, workdir: Path) -> int:
+def run_once(
+    name: str, keepalive: bool, requests: int, clients: int, path: str, workdir: Path
+) -> int:
     """The worker's instructions in a whole life serving a warm-up and *requests*."""
     engine, args = SIDES[name]
     port = free_port()
@@ -126,9 +127,9 @@ def run_once(name: str, keepalive: bool, requests: int, clients: int, workdir: P
                     raise RuntimeError(f"{name}: no answer") from None
                 time.sleep(1)
         pid = worker_pid(process.pid)
-        load(port, WARMUP, clients, keepalive)
+        load(port, WARMUP, clients, keepalive, path)
         if requests:
-            load(port, requests, clients, keepalive)
+            load(port, requests, clients, keepalive, path)
         process.send_signal(signal.SIGTERM)  # the worker writes its counts as it exits
         process.wait(120)
     finally:
@@ -142,11 +143,13 @@ def run_once(name: str, keepalive: bool, requests: int, clients: int, workdir: P
     return int(totals.group(1))
 
 
-def measure(name: str, keepalive: bool, requests: int, clients: int, workdir: Path) -> float:
+def measure(
+    name: str, keepalive: bool, requests: int, clients: int, path: str, workdir: Path
+) -> float:
     """Instructions per request: two lives, with and without *requests*."""
     with ThreadPoolExecutor(2) as pool:
         base, more = pool.map(
-            lambda n: run_once(name, keepalive, n, clients, workdir), (0, requests)
+            lambda n: run_once(name, keepalive, n, clients, path, workdir), (0, requests)
         )
     return (more - base) / requests
 
@@ -157,16 +160,14 @@ def main() -> int:
     parser.add_argument("-n", "--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--side", action="append", choices=SIDES, help="a side (repeatable)")
-    parser.add_argument("--path", default=PATH, help="what to ask for: / or /sleep")
+    parser.add_argument("--path", default="/", help="/ (default) or /sleep")
     args = parser.parse_args()
-    global PATH
-    PATH = args.path
     names = args.side or [n for n, (e, _) in SIDES.items() if not args.only or e in args.only]
     with tempfile.TemporaryDirectory(prefix="gunicorn-callgrind-") as tmp:
         for name in names:
             figures = []
             for keepalive in (True, False):
-                per = measure(name, keepalive, args.requests, args.clients, Path(tmp))
+                per = measure(name, keepalive, args.requests, args.clients, args.path, Path(tmp))
                 figures.append(f"{'keep-alive' if keepalive else 'close'} {per / 1000:,.0f}k")
             print(f"{name:20} instructions per request: {', '.join(figures)}", flush=True)
     return 0
