@@ -43,7 +43,7 @@ from gunicorn.workers.base_async import AsyncWorker
 import greenabc
 
 from ...interfaces import Backend, Pool, Task
-from ._parking import SHORT_OF_RESOURCES, Connection, Parking
+from ._parking import SHORT_OF_RESOURCES, Connection, Parking, has_data
 from ._settings import WorkerSettings
 
 #: Seconds between two heartbeats at most (gunicorn's own workers use 1 s).
@@ -246,6 +246,9 @@ class Worker(AsyncWorker):  # type: ignore[misc]
         """A task: serve what *conn* has ready, then park it or close it."""
         parking = self._parking
         assert parking is not None
+        if conn.parser is None and not has_data(conn.sock):
+            parking.park(conn)  # new, and nothing to read yet: it waits in the selector
+            return
         keep = False
         try:
             keep = self._serve_requests(conn)
