@@ -5,11 +5,12 @@ thread, and a hundred of them wake at once and fight over the GIL in no
 order. :class:`Parking` is one thread of the worker, blocked in a selector
 over the listeners and every idle connection (a new one, or one kept alive
 after its response): it accepts, closes the idle ones whose ``--keep-alive``
-ran out, and hands each connection that has a request to read to ``dispatch``
-(a task of the worker's Pool), in the order the selector reports them. Only
-connections with a request ready hold a thread; a task gives its connection
-back with :meth:`Parking.park` when the response is out and the connection
-stays open.
+ran out, and hands each new connection, and each parked one that has a
+request to read, to ``dispatch`` (a task of the worker's Pool), in the order
+the selector reports them. Only connections with a request in progress hold
+a thread; a task gives its connection back with :meth:`Parking.park` when
+the response is out and the connection stays open, or when a new one had
+not sent its request yet.
 """
 
 from __future__ import annotations

@@ -236,7 +236,8 @@ class Worker(AsyncWorker):  # type: ignore[misc]
     # -- connections parked between requests (OS-thread engines) -----------
 
     def _dispatch(self, conn: Connection) -> None:
-        """On the parking's thread: *conn* has a request to read; a task serves it."""
+        """On the parking's thread: *conn* is new, or parked with a request to
+        read; a task serves it."""
         try:
             self.pool.spawn(self._serve_ready, conn)  # waits for a free slot
         except greenabc.PoolClosed:
