@@ -11,8 +11,9 @@ by its process group (SIGTERM, then SIGKILL). The sides, per engine:
 - gevent: ``-k greenabc.contrib.gunicorn.Worker`` with ``GREENABC_BACKEND=gevent``
   against ``-k gevent``;
 - threads: the same worker on ``threads`` against ``-k gthread --threads N``,
-  N = wrk's connections (100): greenabc runs each connection on a thread of
-  its own, so both sides can hold every connection in flight;
+  N = wrk's connections (100): both park idle connections in a selector and
+  run ready requests on threads (greenabc up to ``--worker-connections``), so
+  both sides can have every connection's request in flight;
 - eventlet: the worker on ``eventlet`` against gunicorn 25.3's ``-k eventlet``
   (removed in gunicorn 26), from a virtualenv of its own made under /tmp with
   the same eventlet; if that cannot be installed, greenabc runs alone.
@@ -521,8 +522,10 @@ def block(results: dict[str, Any]) -> str:
         f" warm-up, with keep-alive (wrk's default) and with `-H 'Connection: close'` (a new"
         f" connection per request); one wrk thread, so that on this 2-core machine wrk and"
         f" the worker each have a core. The threads peer is `-k gthread --threads"
-        f" {results['gthread_threads']}`: as many threads as wrk has connections, since"
-        f" greenabc's worker on threads runs each connection on a thread of its own.",
+        f" {results['gthread_threads']}`: as many threads as wrk has connections. Both"
+        f" park idle connections in a selector and run each ready request on a thread"
+        f" (greenabc's worker up to `--worker-connections` at once), so each side can"
+        f" have every connection's request in flight.",
         "",
         f"Eventlet: {notes.get('eventlet', 'not measured')}; gunicorn 26 removed"
         " `-k eventlet`, so that peer runs from gunicorn 25.3, the last release with it,"

@@ -575,6 +575,141 @@ def test_hooks_run_around_each_request(
 
 
 # --------------------------------------------------------------------------
+# Idle connections parked in a selector (engines whose tasks are OS threads)
+
+KEPT = b"GET /environ HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def _response(sock: socket.socket) -> tuple[bytes, bytes]:
+    """Read one response with a Content-Length: (its head, its body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before a response: {data!r}"
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(
+        next(
+            line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+        ).split(b":")[1]
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "closed mid-response"
+        body += chunk
+    return head, body
+
+
+def _kept_alive(port: int, count: int) -> list[socket.socket]:
+    """*count* connections, each served one request and left open, idle."""
+    kept = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        kept.append(sock)
+        sock.sendall(KEPT)
+        head, _ = _response(sock)
+        assert head.startswith(b"HTTP/1.1 200 "), head
+    return kept
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    with contextlib.suppress(ConnectionResetError):
+        return sock.recv(1) == b""
+    return True
+
+
+def _threads_of(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Threads:")).split()[1])
+
+
+@pytest.mark.timeout(120)
+def test_idle_kept_alive_connections_hold_no_thread(serve: Callable[..., Server]) -> None:
+    # 500 idle connections on a worker of 50 slots: parked, they hold none.
+    server = serve("threads", "--worker-connections", "50", "--keep-alive", "60")
+    pid = server.wait_ready()
+    kept = _kept_alive(server.port, 500)
+    try:
+        assert _threads_of(pid) < 100, "an idle connection holds no thread"
+        for _ in range(20):  # other connections are served at once
+            started = time.monotonic()
+            assert server.get("/pid", 10) == (200, str(pid).encode())
+            assert time.monotonic() - started < 2.0
+        for sock in kept[::25]:  # and the parked ones are still served, in place
+            sock.sendall(KEPT)
+            head, body = _response(sock)
+            assert head.startswith(b"HTTP/1.1 200 ")
+            assert json.loads(body)["REMOTE_PORT"] == str(sock.getsockname()[1])
+    finally:
+        for sock in kept:
+            sock.close()
+
+
+def test_keep_alive_closes_parked_idle_connections(serve: Callable[..., Server]) -> None:
+    server = serve("threads", "--keep-alive", "1")
+    kept = _kept_alive(server.port, 50)
+    silent = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(50)]
+    started = time.monotonic()
+    try:
+        assert all(_closed_by_server(sock) for sock in kept + silent)
+        assert time.monotonic() - started < 6.0, "closed after --keep-alive 1"
+        assert server.get("/pid")[0] == 200
+    finally:
+        for sock in kept + silent:
+            sock.close()
+
+
+def test_graceful_shutdown_with_parked_connections(serve: Callable[..., Server]) -> None:
+    # A long --keep-alive does not hold the shutdown: parked connections
+    # linger 2 s for a request on its way (answered, Connection: close), then close.
+    server = serve("threads", "--keep-alive", "60", "--graceful-timeout", "30")
+    kept = _kept_alive(server.port, 100)
+    try:
+        with ThreadPoolExecutor(5) as client:
+            answers = [client.submit(server.get, "/sleep?s=1") for _ in range(5)]
+            time.sleep(0.3)
+            started = time.monotonic()
+            server.signal(signal.SIGTERM)
+            kept[0].sendall(KEPT)
+            head, _ = _response(kept[0])
+            assert head.startswith(b"HTTP/1.1 200 ")
+            assert [answer.result()[0] for answer in answers] == [200] * 5
+        assert server.wait_exit(15) == 0
+        assert time.monotonic() - started < 10.0, "not the 60 s of --keep-alive"
+        assert all(_closed_by_server(sock) for sock in kept)
+        assert "Traceback" not in server.log
+    finally:
+        for sock in kept:
+            sock.close()
+
+
+@pytest.mark.timeout(90)
+def test_parked_connections_are_served_beside_a_request_that_never_yields(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve("threads", "--keep-alive", "30", "--timeout", "3")
+    pid = server.wait_ready()
+    kept = _kept_alive(server.port, 20)
+    try:
+        with ThreadPoolExecutor(1) as client:
+            spinning = client.submit(_status, lambda: server.get("/spin?s=6", 60))
+            time.sleep(0.5)
+            for sock in kept:  # the selector's thread and the tasks get the GIL in turn
+                started = time.monotonic()
+                sock.sendall(KEPT)
+                head, _ = _response(sock)
+                assert head.startswith(b"HTTP/1.1 200 ")
+                assert time.monotonic() - started < 2.0
+            assert not spinning.done(), "served while it spun"
+            assert spinning.result() == 200
+        assert int(server.get("/pid")[1]) == pid
+        assert "WORKER TIMEOUT" not in server.log
+    finally:
+        for sock in kept:
+            sock.close()
+
+
+# --------------------------------------------------------------------------
 # What gunicorn's own workers do not have
 
 

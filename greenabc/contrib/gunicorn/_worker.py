@@ -4,6 +4,13 @@ HTTP is gunicorn's own (``AsyncWorker.handle`` and ``handle_request``: keep-aliv
 chunked bodies, sendfile, HTTP/2, hooks, access log); this module owns how
 connections are accepted and run, the heartbeat, signals and shutdown, and the
 per-request time limit.
+
+Two ways to run connections, chosen by the engine's capabilities. On a green
+engine each connection is a task for its whole life, its keep-alive wait a
+green ``recv``. Where tasks are OS threads, idle connections are parked in a
+selector (``_parking``) and each request ready to read is a task, as
+gunicorn's gthread worker does: a thread per idle connection would cost the
+GIL, not only memory.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import errno
 import functools
 import os
 import socket
+import ssl
 import sys
 import warnings
 from collections.abc import Callable, Iterable
@@ -24,15 +32,18 @@ from time import monotonic
 from types import FrameType, TracebackType
 from typing import Any
 
-from gunicorn import util
+from gunicorn import http, util
 from gunicorn.arbiter import Arbiter
+from gunicorn.http.body import LengthReader
 from gunicorn.http.wsgi import Response, default_environ
-from gunicorn.sock import ssl_wrap_socket
+from gunicorn.http2.negotiation import prior_knowledge_allowed
+from gunicorn.sock import is_http2_negotiated, ssl_wrap_socket
 from gunicorn.workers.base_async import AsyncWorker
 
 import greenabc
 
 from ...interfaces import Backend, Pool, Task
+from ._parking import SHORT_OF_RESOURCES, Connection, Parking, has_data
 from ._settings import WorkerSettings
 
 #: Seconds between two heartbeats at most (gunicorn's own workers use 1 s).
@@ -41,8 +52,6 @@ HEARTBEAT = 1.0
 STOP_RESERVE = 1.0
 #: Bytes per os.sendfile call on a green socket.
 SENDFILE_BLOCK = 1 << 20
-#: accept() errors that say the process is short of a resource: wait, go on.
-SHORT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
 @dataclass
@@ -89,6 +98,7 @@ class Worker(AsyncWorker):  # type: ignore[misc]
 
     settings: WorkerSettings
     backend: Backend
+    alive: bool
     sockets: list[socket.socket]
     wsgi: Callable[..., Any]
     #: The pool serving the connections (its ``stats()``, ``greenabc.signals``).
@@ -99,6 +109,7 @@ class Worker(AsyncWorker):  # type: ignore[misc]
         self._quitting = False
         self._reopen_logs = False
         self._in_flight: dict[int, _Request] = {}
+        self._parking: Parking | None = None  # where tasks are OS threads
 
     # -- boot ------------------------------------------------------------
 
@@ -134,19 +145,35 @@ class Worker(AsyncWorker):  # type: ignore[misc]
             else f", {self.settings.request_timeout:g} s per request",
         )
         self.pool = self.backend.create_pool(self.worker_connections)
-        for listener in self.sockets:
-            # A timeout, not setblocking(False): a non-blocking eventlet socket's
-            # accept() returns the raw socket, whose recv would block the hub.
-            listener.settimeout(HEARTBEAT)
-        acceptors = [self.backend.spawn(self._accept, listener) for listener in self.sockets]
+        if self.backend.capabilities.is_green:
+            for listener in self.sockets:
+                # A timeout, not setblocking(False): a non-blocking eventlet socket's
+                # accept() returns the raw socket, whose recv would block the hub.
+                listener.settimeout(HEARTBEAT)
+            front = [self.backend.spawn(self._accept, listener) for listener in self.sockets]
+        else:
+            self._parking = Parking(
+                self.sockets,
+                self._dispatch,
+                self.cfg.keepalive,
+                alive=lambda: self.alive,
+                idle=lambda: self.pool.join(timeout=0),
+                log=self.log,
+            )
+            front = [self.backend.spawn(self._parking.run)]
         while self.alive:
             self.notify()
             self._wait_for_signals(min(HEARTBEAT, self.timeout))
+            if self.alive and any(task.ready() for task in front):
+                self.log.error("greenabc worker stopped accepting: %r", _failure(front))
+                self.alive = False
         if self._quitting:
             self.cfg.worker_int(self)
             self.pool.close(timeout=0)
+            if self._parking is not None:
+                self._parking.close()
         else:
-            self._shut_down(acceptors)
+            self._shut_down(front)
 
     def notify(self) -> None:
         super().notify()
@@ -206,6 +233,103 @@ class Worker(AsyncWorker):  # type: ignore[misc]
     def timeout_ctx(self) -> _IdleTimeout:
         return _IdleTimeout()
 
+    # -- connections parked between requests (OS-thread engines) -----------
+
+    def _dispatch(self, conn: Connection) -> None:
+        """On the parking's thread: *conn* is new, or parked with a request to
+        read; a task serves it."""
+        try:
+            self.pool.spawn(self._serve_ready, conn)  # waits for a free slot
+        except greenabc.PoolClosed:
+            util.close(conn.sock)
+
+    def _serve_ready(self, conn: Connection) -> None:
+        """A task: serve what *conn* has ready, then park it or close it."""
+        parking = self._parking
+        assert parking is not None
+        if conn.parser is None and not has_data(conn.sock):
+            parking.park(conn)  # new, and nothing to read yet: it waits in the selector
+            return
+        keep = False
+        try:
+            keep = self._serve_requests(conn)
+        finally:
+            if keep:
+                parking.park(conn)
+            else:
+                util.close(conn.sock)
+
+    def _serve_requests(self, conn: Connection) -> bool:
+        """``AsyncWorker.handle`` for a connection that goes back to the parking
+        between requests: serve the requests it has ready; True to park it."""
+        if conn.parser is None and not self._open(conn):
+            return False
+        sock, addr = conn.sock, conn.addr
+        keepalive = self.cfg.keepalive or None
+        req = None
+        try:
+            try:
+                if conn.parser is None:
+                    if isinstance(sock, ssl.SSLSocket) and not self.cfg.do_handshake_on_connect:
+                        sock.do_handshake()
+                    if is_http2_negotiated(sock) or prior_knowledge_allowed(self.cfg, addr):
+                        self.handle(conn.listener, sock, addr)  # gunicorn's own, to the end
+                        return False
+                    conn.parser = http.get_parser(self.cfg, sock, addr)
+                while True:
+                    req = None
+                    if sock.gettimeout() != keepalive:
+                        # Each settimeout() is a syscall that lets the GIL go: one per request.
+                        sock.settimeout(keepalive)
+                    with self.timeout_ctx():  # a request that stalls half-way
+                        req = next(conn.parser)
+                    if not req:
+                        return False
+                    if self._try_h2c_upgrade(conn.listener, req, conn.parser, sock, addr):
+                        return False
+                    if req.proxy_protocol_info:
+                        conn.proxy_protocol_info = req.proxy_protocol_info
+                    else:
+                        req.proxy_protocol_info = conn.proxy_protocol_info
+                    self.handle_request(conn.listener_name, req, sock, addr)
+                    if not self.cfg.keepalive:
+                        return False
+                    if _body_left(req) and not conn.parser.finish_body(
+                        deadline=monotonic() + self.cfg.keepalive
+                    ):
+                        return False  # where the next request starts is unknown
+                    if not _buffered(conn):
+                        return True  # the selector tells when the next one comes
+            except http.errors.NoMoreData as exc:
+                self.log.debug("Ignored premature client disconnection. %s", exc)
+            except StopIteration as exc:
+                self.log.debug("Closing connection. %s", exc)
+            except (ssl.SSLError, OSError):
+                raise
+            except Exception as exc:
+                self.handle_error(req, sock, addr, exc)
+        except ssl.SSLError as exc:
+            if exc.args[0] != ssl.SSL_ERROR_EOF:
+                self.log.debug("Error processing SSL request.")
+                self.handle_error(req, sock, addr, exc)
+        except OSError as exc:
+            if exc.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
+                self.log.exception("Socket error processing request.")
+        except BaseException as exc:
+            self.handle_error(req, sock, addr, exc)
+        return False
+
+    def _open(self, conn: Connection) -> bool:
+        """A new connection's first task: its keep-alive timeout and TLS."""
+        conn.sock.settimeout(self.cfg.keepalive or None)
+        if self.cfg.is_ssl:
+            try:
+                conn.sock = ssl_wrap_socket(conn.sock, self.cfg)
+            except OSError as exc:  # ssl.SSLError is one
+                self.log.debug("TLS handshake with %s failed: %s", conn.addr, exc)
+                return False
+        return True
+
     # -- one request -----------------------------------------------------
 
     def handle_request(self, listener_name: Any, req: Any, sock: socket.socket, addr: Any) -> bool:
@@ -236,7 +360,8 @@ class Worker(AsyncWorker):  # type: ignore[misc]
         finally:
             _current.reset(token)
             del self._in_flight[key]
-            sock.settimeout(self.cfg.keepalive or None)
+            if self._parking is None:  # parked, the socket needs no timeout until it is ready
+                sock.settimeout(self.cfg.keepalive or None)
 
     def _overran(
         self, request: _Request, req: Any, sock: socket.socket, addr: Any, limit: float
@@ -278,14 +403,18 @@ class Worker(AsyncWorker):  # type: ignore[misc]
 
     # -- shutting down ---------------------------------------------------
 
-    def _shut_down(self, acceptors: list[Task[None]]) -> None:
+    def _shut_down(self, front: list[Task[None]]) -> None:
         """Stop accepting, let the connections finish for --graceful-timeout
-        (heartbeat going on), then stop the rest, saying what they were."""
+        (heartbeat going on), then stop the rest, saying what they were.
+        *front*: the acceptors, or the parking's thread (it ends when no
+        connection is left)."""
         # The arbiter SIGKILLs at --graceful-timeout: stop the rest a little
         # before, so that they get their 503 and the log says what they were.
         graceful = self.cfg.graceful_timeout
         deadline = monotonic() + graceful - min(STOP_RESERVE, graceful / 4)
-        running = self.pool.stats()["running"]
+        if self._parking is not None:
+            self._parking.stop()
+        running = self._connections()
         if running:
             self.log.info(
                 "Graceful shutdown: %d connections open, %d requests in flight: %s",
@@ -296,20 +425,27 @@ class Worker(AsyncWorker):  # type: ignore[misc]
         while (left := deadline - monotonic()) > 0:
             self.notify()
             step = min(HEARTBEAT, left)
-            accepting = [task for task in acceptors if not task.ready()]
+            accepting = [task for task in front if not task.ready()]
             if accepting:  # one may hold a connection it accepted, waiting for a slot
                 accepting[0].wait(step)
             elif self.pool.join(timeout=step):
                 break
-        if self.pool.stats()["running"]:
+        if left := self._connections():
             self.log.warning(
                 "Worker graceful timeout (pid:%s): stopping %d connections, %d requests: %s",
                 self.pid,
-                self.pool.stats()["running"],
+                left,
                 len(self._in_flight),
                 _listing(tuple(self._in_flight.values())),
             )
         self.pool.close(timeout=0)  # an acceptor still waiting for a slot gets PoolClosed
+        if self._parking is not None:
+            self._parking.close()
+
+    def _connections(self) -> int:
+        """Connections open: served by a task, or parked."""
+        parked = 0 if self._parking is None else self._parking.held
+        return self.pool.stats()["running"] + parked
 
     # -- signals (gunicorn's handlers, moved out of the signal handler) ----
 
@@ -355,6 +491,35 @@ def _sendfile(
         return total
     finally:
         file.seek(offset + total)
+
+
+def _buffered(conn: Connection) -> bool:
+    """Whether *conn* holds bytes of its next request already read from the
+    socket (pipelined, or read ahead with a body): the selector would not
+    see them."""
+    sock = conn.sock
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    return bool(conn.parser.unreader.buf.seek(0, os.SEEK_END))
+
+
+def _body_left(req: Any) -> bool:
+    """Whether the request's body may still have bytes on the socket (the
+    parser then drains them, with I/O, before the next request)."""
+    reader = getattr(getattr(req, "body", None), "reader", None)
+    return not (isinstance(reader, LengthReader) and reader.length == 0)
+
+
+def _failure(tasks: list[Task[None]]) -> BaseException | str:
+    """Why the first of *tasks* that ended did (it was to run until the end)."""
+    for task in tasks:
+        if task.ready():
+            try:
+                task.get(0)
+            except BaseException as exc:
+                return exc
+            return "it returned"
+    return "unknown"
 
 
 def _doomed() -> bool:
