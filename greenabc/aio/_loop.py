@@ -20,6 +20,7 @@ from typing import Any
 
 from .._core._backend import EngineBackend
 from ..interfaces import Portal
+from ._link import close_links
 from ._selectors import unpatched_selector
 
 logger = logging.getLogger("greenabc")
@@ -65,6 +66,7 @@ class LoopThread:
             logger.exception("greenabc.aio: closing the event loop raised")
         finally:
             loop.close()
+            close_links(loop)  # calls queued meanwhile learn the loop is closed
             self._finished.release()
 
     def stop(self, timeout: float) -> bool:

@@ -8,14 +8,14 @@ import contextlib
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any, TypeVar
 
 from .._core._async_interrupt import shield, unshield
 from .._core._backend import EngineBackend
 from .._core._task import _current
 from ..interfaces import Portal, SyncEvent
-from ._context import NO_TASK, Origin, engine_backend, origin
+from ._context import NO_TASK, engine_backend, origin
+from ._link import Link, link_for
 from ._loop import CANCEL_GRACE, shared_loop
 
 T = TypeVar("T")
@@ -60,18 +60,14 @@ def run(async_fn: Callable[..., Awaitable[T]], /, *args: Any, backend: str | Non
         raise RuntimeError(
             "greenabc.aio.run() called from the event loop it would run on: await instead"
         )
+    link = link_for(loop, chosen, portal)
     done = engine.core_event()
-    # On threads the loop's thread may set the event itself; a hub's event is
-    # set in its own thread, through the portal.
-    on_threads = engine.any_thread_portal() is not None
-    wake = done.set if on_threads else partial(portal.call_soon, done.set)
-    call = _Call(loop, async_fn, args, wake)
-    call.ctx.run(origin.set, Origin(loop, chosen, portal))
+    call = _Call(link, async_fn, args, done)
     green = chosen.capabilities.can_interrupt_blocking_calls
     step = GREEN_WAIT_STEP if green else THREAD_WAIT_STEP
     queued = False
     try:
-        loop.call_soon_threadsafe(call.start)  # RuntimeError if the loop is closed
+        link.to_loop.call(call.start)  # RuntimeError if the loop is closed
         queued = True
         while not done.wait(step):
             pass
@@ -94,20 +90,23 @@ def run(async_fn: Callable[..., Awaitable[T]], /, *args: Any, backend: str | Non
 class _Call:
     """One call of run: the coroutine's task on the loop and its outcome."""
 
-    __slots__ = ("args", "cancelled", "ctx", "fn", "loop", "outcome", "task", "wake")
+    __slots__ = ("args", "cancelled", "ctx", "done", "fn", "link", "outcome", "task")
 
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
+        link: Link,
         fn: Callable[..., Awaitable[Any]],
         args: tuple[Any, ...],
-        wake: Callable[[], object],
+        done: SyncEvent,
     ) -> None:
-        self.loop = loop
+        self.link = link
         self.fn = fn
         self.args = args
-        self.wake = wake
-        self.ctx = contextvars.copy_context()
+        self.done = done
+        ctx = contextvars.copy_context()
+        if ctx.get(origin) is not link:  # a nested call has it already
+            ctx.run(origin.set, link)
+        self.ctx = ctx
         self.task: asyncio.Task[tuple[bool, Any]] | None = None
         self.cancelled = False
         self.outcome: tuple[bool, Any] = (False, None)
@@ -118,7 +117,11 @@ class _Call:
         if self.cancelled:
             self._finished(None)
             return
-        self.task = self.ctx.run(self.loop.create_task, _guarded(self.fn, self.args))
+        try:
+            self.task = self.ctx.run(self.link.loop.create_task, _guarded(self.fn, self.args))
+        except RuntimeError:  # the loop is closed: the call never starts
+            self._finished(None)
+            return
         self.task.add_done_callback(self._finished)
 
     def cancel(self) -> None:
@@ -133,7 +136,9 @@ class _Call:
         else:
             self.outcome = task.result()
         self.fn = self.args = None  # type: ignore[assignment]
-        self.wake()
+        # On threads the loop's thread sets the caller's event itself; a
+        # hub's event is set in its own thread (one portal call per batch).
+        self.link.engine_call(self.done.set)
 
 
 async def _guarded(fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> tuple[bool, Any]:
@@ -152,7 +157,7 @@ def _cancel(
     call: _Call, done: SyncEvent, step: float, clock: Callable[[], float], *, shielded: bool
 ) -> None:
     with contextlib.suppress(RuntimeError):  # a closed loop cancelled it already
-        call.loop.call_soon_threadsafe(call.cancel)
+        call.link.to_loop.call(call.cancel)
     end = clock() + CANCEL_GRACE
     if shielded:
         _shield()
