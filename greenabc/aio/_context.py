@@ -28,6 +28,10 @@ def engine_backend(name: str | None, came_from: Link | None) -> EngineBackend:
     if came_from is not None and (name is None or name == came_from.backend.name):
         return came_from.backend
     backend = get_backend(name)
+    if not backend.capabilities.can_bridge_asyncio:
+        raise GreenabcError(
+            f"greenabc.aio: the {backend.name!r} backend declares can_bridge_asyncio=False"
+        )
     if not isinstance(backend, EngineBackend):
         raise GreenabcError(f"greenabc.aio needs a backend built on greenabc.adapter: {backend!r}")
     return backend

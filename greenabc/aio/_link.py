@@ -26,7 +26,7 @@ class Batch:
     """Calls for one thread, queued from any thread: *post* wakes that
     thread to run them all, once per batch."""
 
-    __slots__ = ("_calls", "_closed", "_post", "_scheduled")
+    __slots__ = ("_calls", "_closed", "_post", "_run_all", "_scheduled")
 
     def __init__(self, post: Callable[[Callable[[], object]], object]) -> None:
         self._calls: deque[tuple[Callable[..., object], tuple[Any, ...]]] = deque()
@@ -37,6 +37,7 @@ class Batch:
         # the flag before it takes the first call.
         self._scheduled = False
         self._closed = False
+        self._run_all = self._run  # bound once: the batch lives as long as its loop
 
     def call(self, fn: Callable[..., object], /, *args: Any) -> None:
         """Run ``fn(*args)`` in the batch's thread, after the calls before.
@@ -49,7 +50,7 @@ class Batch:
         if not self._scheduled:
             self._scheduled = True
             try:
-                self._post(self._run)
+                self._post(self._run_all)
             except RuntimeError:  # the loop is closed
                 self.close()
                 raise
@@ -90,6 +91,7 @@ class Link:
         to_loop: Batch,
         backend: EngineBackend,
         portal: Portal,
+        direct: bool,
     ) -> None:
         self.loop = loop
         self.backend = backend
@@ -97,13 +99,12 @@ class Link:
         self.portal = portal
         #: Into the loop's thread.
         self.to_loop = to_loop
-        engine = backend.engine
         #: True on threads: the engine side is called in place.
-        self.direct = engine.any_thread_portal() is not None
+        self.direct = direct
         #: Into the engine thread (unused when direct).
         self.to_engine = Batch(portal.call_soon)
         #: For a run_sync call's hand-over between threads; never held across a switch.
-        self.lock: SyncLock = engine.core_lock()
+        self.lock: SyncLock = backend.engine.core_lock()
 
     def engine_call(self, fn: Callable[..., object], /, *args: Any) -> None:
         """Run ``fn(*args)`` in the engine thread: in place on threads."""
@@ -137,16 +138,20 @@ def link_for(loop: asyncio.AbstractEventLoop, backend: EngineBackend, portal: Po
         kept = LoopLinks(loop)
         with contextlib.suppress(AttributeError):  # no __dict__: a batch per link
             setattr(loop, _ATTRIBUTE, kept)
-    if backend.engine.any_thread_portal() is not None:
-        key: Portal | None = None
-    elif portal is backend._home:
-        key = portal
-    else:
-        return Link(loop, kept.to_loop, backend, portal)
+    direct = _direct.get(backend)
+    if direct is None:
+        direct = _direct[backend] = backend.engine.any_thread_portal() is not None
+    key = None if direct else portal
     link = kept.links.get((backend, key))
     if link is None:
-        link = kept.links[backend, key] = Link(loop, kept.to_loop, backend, portal)
+        link = Link(loop, kept.to_loop, backend, portal, direct)
+        if direct or portal is backend._home:  # an engine thread that stays
+            kept.links[backend, key] = link
     return link
+
+
+#: Per backend: whether every thread is an engine thread (threads).
+_direct: dict[EngineBackend, bool] = {}
 
 
 def close_links(loop: asyncio.AbstractEventLoop) -> None:
