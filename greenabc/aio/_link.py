@@ -121,37 +121,66 @@ class LoopLinks:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.to_loop = Batch(loop.call_soon_threadsafe)
-        self.links: dict[tuple[EngineBackend, Portal | None], Link] = {}
+        #: Per backend, the links to the engine threads seen (a few at most).
+        self.links: dict[EngineBackend, list[Link]] = {}
 
 
 #: Where a loop's LoopLinks is kept: an attribute of the loop, so it goes
 #: with the loop (a weak mapping could not: its batch holds the loop).
 _ATTRIBUTE = "_greenabc_aio_links"
+#: Links kept per loop and backend; past these (engine threads that come and
+#: go), each call gets a link of its own.
+KEPT = 8
 
 
-def link_for(loop: asyncio.AbstractEventLoop, backend: EngineBackend, portal: Portal) -> Link:
-    """The link between *loop* and the engine thread of *portal*: one per
-    engine thread that is known to stay (the backend's home, or any thread on
-    threads); a new one otherwise (calls from it are batched per link)."""
+def _kept(loop: asyncio.AbstractEventLoop, backend: EngineBackend) -> tuple[LoopLinks, list[Link]]:
     kept: LoopLinks | None = getattr(loop, _ATTRIBUTE, None)
     if kept is None:
         kept = LoopLinks(loop)
         with contextlib.suppress(AttributeError):  # no __dict__: a batch per link
             setattr(loop, _ATTRIBUTE, kept)
-    direct = _direct.get(backend)
-    if direct is None:
-        direct = _direct[backend] = backend.engine.any_thread_portal() is not None
-    key = None if direct else portal
-    link = kept.links.get((backend, key))
-    if link is None:
-        link = Link(loop, kept.to_loop, backend, portal, direct)
-        if direct or portal is backend._home:  # an engine thread that stays
-            kept.links[backend, key] = link
+    links = kept.links.get(backend)
+    if links is None:
+        links = kept.links[backend] = []
+    return kept, links
+
+
+def _new(
+    loop: asyncio.AbstractEventLoop,
+    kept: LoopLinks,
+    links: list[Link],
+    backend: EngineBackend,
+    portal: Portal,
+) -> Link:
+    direct = backend.engine.any_thread_portal() is not None
+    link = Link(loop, kept.to_loop, backend, portal, direct)
+    if len(links) < KEPT:
+        links.append(link)
     return link
 
 
-#: Per backend: whether every thread is an engine thread (threads).
-_direct: dict[EngineBackend, bool] = {}
+def link_for(loop: asyncio.AbstractEventLoop, backend: EngineBackend, portal: Portal) -> Link:
+    """The link between *loop* and the engine thread of *portal* (from the
+    loop's thread: run_sync)."""
+    kept, links = _kept(loop, backend)
+    for link in links:
+        if link.direct or link.portal is portal:
+            return link
+    return _new(loop, kept, links, backend, portal)
+
+
+def link_here(
+    loop: asyncio.AbstractEventLoop,
+    backend: EngineBackend,
+    portal: Callable[[EngineBackend], Portal],
+) -> Link:
+    """The link between *loop* and the calling engine thread (run's caller);
+    ``portal(backend)`` makes that thread's portal if no link has it yet."""
+    kept, links = _kept(loop, backend)
+    for link in links:
+        if link.direct or link.portal.is_home():
+            return link
+    return _new(loop, kept, links, backend, portal(backend))
 
 
 def close_links(loop: asyncio.AbstractEventLoop) -> None:

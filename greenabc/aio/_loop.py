@@ -115,16 +115,18 @@ _lock = _thread.allocate_lock()  # never held across a switch
 _shared: LoopThread | None = None
 
 
-def shared_loop(backend: EngineBackend, home: Portal) -> asyncio.AbstractEventLoop:
+def shared_loop(
+    backend: EngineBackend, home: Callable[[EngineBackend], Portal]
+) -> asyncio.AbstractEventLoop:
     """greenabc's loop, started on first use (by *backend*, whose engine
-    thread *home* its default executor runs in)."""
+    thread ``home(backend)`` gives the portal its default executor runs in)."""
     global _shared
     shared = _shared
     if shared is None:
         with _lock:
             shared = _shared
             if shared is None:
-                shared = _shared = LoopThread(backend, home)
+                shared = _shared = LoopThread(backend, home(backend))
                 atexit.register(_stop_at_exit, shared)
     return shared.loop
 

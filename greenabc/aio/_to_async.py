@@ -15,7 +15,7 @@ from .._core._backend import EngineBackend
 from .._core._task import _current
 from ..interfaces import Portal, SyncEvent
 from ._context import NO_TASK, engine_backend, origin
-from ._link import Link, link_for
+from ._link import Link, link_here
 from ._loop import CANCEL_GRACE, shared_loop
 
 T = TypeVar("T")
@@ -51,16 +51,15 @@ def run(async_fn: Callable[..., Awaitable[T]], /, *args: Any, backend: str | Non
     came_from = origin.get(None)
     chosen = engine_backend(backend, came_from)
     engine = chosen.engine
-    portal = _caller_portal(chosen)
     if came_from is not None and not came_from.loop.is_closed():
         loop = came_from.loop
     else:
-        loop = shared_loop(chosen, portal)
+        loop = shared_loop(chosen, _caller_portal)
     if asyncio._get_running_loop() is loop:
         raise RuntimeError(
             "greenabc.aio.run() called from the event loop it would run on: await instead"
         )
-    link = link_for(loop, chosen, portal)
+    link = link_here(loop, chosen, _caller_portal)
     done = engine.core_event()
     call = _Call(link, async_fn, args, done)
     green = chosen.capabilities.can_interrupt_blocking_calls
@@ -138,7 +137,11 @@ class _Call:
         self.fn = self.args = None  # type: ignore[assignment]
         # On threads the loop's thread sets the caller's event itself; a
         # hub's event is set in its own thread (one portal call per batch).
-        self.link.engine_call(self.done.set)
+        link = self.link
+        if link.direct:
+            self.done.set()
+        else:
+            link.to_engine.call(self.done.set)
 
 
 async def _guarded(fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> tuple[bool, Any]:
