@@ -48,11 +48,14 @@ class Batch:
             self._run()  # nobody else will
             raise RuntimeError("Event loop is closed")
         if not self._scheduled:
-            self._scheduled = True
             try:
+                self._scheduled = True
                 self._post(self._run_all)
             except RuntimeError:  # the loop is closed
                 self.close()
+                raise
+            except BaseException:  # interrupted: no run is owed to this post
+                self._scheduled = False
                 raise
 
     def _run(self) -> None:

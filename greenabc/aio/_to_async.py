@@ -64,10 +64,15 @@ def run(async_fn: Callable[..., Awaitable[T]], /, *args: Any, backend: str | Non
     call = _Call(link, async_fn, args, done)
     green = chosen.capabilities.can_interrupt_blocking_calls
     step = GREEN_WAIT_STEP if green else THREAD_WAIT_STEP
-    queued = False
+    # Set first: an interrupt landing in the hand-off (on threads at any
+    # bytecode) cancels a call that may be queued already.
+    queued = True
     try:
-        link.to_loop.call(call.start)  # RuntimeError if the loop is closed
-        queued = True
+        try:
+            link.to_loop.call(call.start)
+        except RuntimeError:  # the loop is closed: the call never started
+            queued = False
+            raise
         while not done.wait(step):
             pass
     except BaseException:
@@ -113,8 +118,7 @@ class _Call:
     # In the loop's thread.
 
     def start(self) -> None:
-        if self.cancelled:
-            self._finished(None)
+        if self.cancelled:  # cancel() told the caller already
             return
         try:
             self.task = self.ctx.run(self.link.loop.create_task, _guarded(self.fn, self.args))
@@ -124,8 +128,9 @@ class _Call:
         self.task.add_done_callback(self._finished)
 
     def cancel(self) -> None:
-        if self.task is None:
+        if self.task is None:  # not started (or never queued): its caller is told now
             self.cancelled = True
+            self._finished(None)
         else:
             self.task.cancel()
 
@@ -159,12 +164,12 @@ async def _guarded(fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> 
 def _cancel(
     call: _Call, done: SyncEvent, step: float, clock: Callable[[], float], *, shielded: bool
 ) -> None:
-    with contextlib.suppress(RuntimeError):  # a closed loop cancelled it already
-        call.link.to_loop.call(call.cancel)
     end = clock() + CANCEL_GRACE
-    if shielded:
+    if shielded:  # first: a re-sent interrupt must not cut the hand-off short
         _shield()
     try:
+        with contextlib.suppress(RuntimeError):  # a closed loop cancelled it already
+            call.link.to_loop.call(call.cancel)
         _wait_cancelled(call, done, step, clock, end)
     finally:
         if shielded:
