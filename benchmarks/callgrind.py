@@ -34,15 +34,91 @@ CASES = {
     "timer_cancel": ("gevent",),  # call_after(10 s), then cancel
     "queue": ("threads",),  # Queue put_nowait + get_nowait
     "stdlib_queue": ("threads",),  # the same on queue.Queue, for the ratio
+    # greenabc.aio, one crossing awaited at a time (the baseline: the same
+    # process with -n 0, the loop started and one crossing made)
+    "aio_run": ("threads", "gevent", "eventlet"),  # aio.run(nop) from the main thread
+    "aio_run_sync": ("threads", "gevent", "eventlet"),  # await aio.run_sync(noop)
+    "peer_run_in_executor": ("threads",),  # await loop.run_in_executor(None, noop)
+    "peer_threadsafe": ("threads",),  # run_coroutine_threadsafe(nop(), loop).result()
+    "peer_hub_run_sync": ("eventlet",),  # eventlet's asyncio hub: await eventlet.spawn(noop)
+    "peer_hub_run": ("eventlet",),  # eventlet's asyncio hub: spawn_for_awaitable(nop()).wait()
 }
+
+#: The cases measured against themselves with -n 0 (no "none" baseline: their
+#: set-up, a loop and its thread, is not the "none" process's).
+SELF_BASELINE = {case for case in CASES if case.startswith(("aio_", "peer_"))}
 
 
 def _noop() -> int:
     return 1
 
 
+async def _nop() -> None:
+    return None
+
+
+def run_aio_case(backend_name: str, case: str, n: int) -> None:
+    """The greenabc.aio cases and their peers: one crossing before *n*."""
+    import asyncio
+
+    if case.startswith("peer_hub"):
+        os.environ["EVENTLET_HUB"] = "asyncio"  # chosen for the whole process
+        import eventlet
+        from eventlet.asyncio import spawn_for_awaitable
+
+        async def awaits_green() -> None:
+            for _ in range(n + 1):
+                await eventlet.spawn(_noop)
+
+        if case == "peer_hub_run_sync":
+            spawn_for_awaitable(awaits_green()).wait()
+        else:
+            for _ in range(n + 1):
+                spawn_for_awaitable(_nop()).wait()
+        return
+    if case == "peer_run_in_executor":
+
+        async def executor() -> None:
+            loop = asyncio.get_running_loop()
+            for _ in range(n + 1):
+                await loop.run_in_executor(None, _noop)
+
+        asyncio.run(executor())
+        return
+    if case == "peer_threadsafe":
+        import threading
+
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever)
+        thread.start()
+        for _ in range(n + 1):
+            asyncio.run_coroutine_threadsafe(_nop(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+        return
+    import greenabc
+    from greenabc import aio
+
+    if backend_name != "threads":
+        greenabc.patch(backend_name)
+    if case == "aio_run":
+        for _ in range(n + 1):
+            aio.run(_nop, backend=backend_name)
+        return
+
+    async def awaits_green() -> None:
+        for _ in range(n + 1):
+            await aio.run_sync(_noop, backend=backend_name)
+
+    aio.run(awaits_green, backend=backend_name)
+
+
 def run_case(backend_name: str, case: str, n: int) -> None:
     """The measured process: *n* operations of *case*."""
+    if case in SELF_BASELINE:
+        run_aio_case(backend_name, case, n)
+        return
     import greenabc
 
     if backend_name != "threads":
@@ -136,10 +212,14 @@ def main() -> None:
     baselines: dict[str, int] = {}
     for case in args.cases or list(CASES):
         for backend_name in CASES[case]:
-            if backend_name not in baselines:
-                baselines[backend_name] = _instructions(backend_name, "none", args.n, env)
+            if case in SELF_BASELINE:
+                base = _instructions(backend_name, case, 0, env)
+            else:
+                if backend_name not in baselines:
+                    baselines[backend_name] = _instructions(backend_name, "none", args.n, env)
+                base = baselines[backend_name]
             total = _instructions(backend_name, case, args.n, env)
-            per_op = (total - baselines[backend_name]) / args.n
+            per_op = (total - base) / args.n
             print(f"{backend_name:8} {case:14} {per_op / 1000:6.1f}k instructions/op", flush=True)
 
 

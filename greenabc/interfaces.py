@@ -131,6 +131,10 @@ class Capabilities:
     can_patch: bool
     #: Free-form notes on limits, shown by ``python -m greenabc check``.
     notes: tuple[str, ...] = ()
+    #: ``greenabc.aio`` (the asyncio bridge) runs on this backend; False: its
+    #: calls raise ``GreenabcError`` at once and the kit skips its aio tests.
+    #: It needs a backend built on ``greenabc.adapter`` (an engine and a portal).
+    can_bridge_asyncio: bool = True
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -141,6 +145,7 @@ class Capabilities:
             "can_detect_blocking": self.can_detect_blocking,
             "can_patch": self.can_patch,
             "notes": list(self.notes),
+            "can_bridge_asyncio": self.can_bridge_asyncio,
         }
 
 

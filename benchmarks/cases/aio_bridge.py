@@ -296,3 +296,11 @@ def add(suite: Any) -> None:
         ratio_metrics=(),
         label="aio x10k",
     )
+
+
+def alone(suite: Any) -> None:
+    """These cases only, none of ``greenabc bench``'s own:
+    ``python -m greenabc bench --backend gevent --tasks 20000 --rounds 5
+    --extend benchmarks.cases.aio_bridge:alone``."""
+    suite.cases.clear()
+    add(suite)

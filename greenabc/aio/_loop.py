@@ -20,6 +20,7 @@ from typing import Any
 
 from .._core._backend import EngineBackend
 from ..interfaces import Portal
+from ._link import close_links
 from ._selectors import unpatched_selector
 
 logger = logging.getLogger("greenabc")
@@ -65,6 +66,7 @@ class LoopThread:
             logger.exception("greenabc.aio: closing the event loop raised")
         finally:
             loop.close()
+            close_links(loop)  # calls queued meanwhile learn the loop is closed
             self._finished.release()
 
     def stop(self, timeout: float) -> bool:
@@ -113,16 +115,18 @@ _lock = _thread.allocate_lock()  # never held across a switch
 _shared: LoopThread | None = None
 
 
-def shared_loop(backend: EngineBackend, home: Portal) -> asyncio.AbstractEventLoop:
+def shared_loop(
+    backend: EngineBackend, home: Callable[[EngineBackend], Portal]
+) -> asyncio.AbstractEventLoop:
     """greenabc's loop, started on first use (by *backend*, whose engine
-    thread *home* its default executor runs in)."""
+    thread ``home(backend)`` gives the portal its default executor runs in)."""
     global _shared
     shared = _shared
     if shared is None:
         with _lock:
             shared = _shared
             if shared is None:
-                shared = _shared = LoopThread(backend, home)
+                shared = _shared = LoopThread(backend, home(backend))
                 atexit.register(_stop_at_exit, shared)
     return shared.loop
 

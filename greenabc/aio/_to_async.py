@@ -8,14 +8,14 @@ import contextlib
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any, TypeVar
 
 from .._core._async_interrupt import shield, unshield
 from .._core._backend import EngineBackend
 from .._core._task import _current
 from ..interfaces import Portal, SyncEvent
-from ._context import NO_TASK, Origin, engine_backend, origin
+from ._context import NO_TASK, engine_backend, origin
+from ._link import Link, link_here
 from ._loop import CANCEL_GRACE, shared_loop
 
 T = TypeVar("T")
@@ -51,28 +51,28 @@ def run(async_fn: Callable[..., Awaitable[T]], /, *args: Any, backend: str | Non
     came_from = origin.get(None)
     chosen = engine_backend(backend, came_from)
     engine = chosen.engine
-    portal = _caller_portal(chosen)
     if came_from is not None and not came_from.loop.is_closed():
         loop = came_from.loop
     else:
-        loop = shared_loop(chosen, portal)
+        loop = shared_loop(chosen, _caller_portal)
     if asyncio._get_running_loop() is loop:
         raise RuntimeError(
             "greenabc.aio.run() called from the event loop it would run on: await instead"
         )
+    link = link_here(loop, chosen, _caller_portal)
     done = engine.core_event()
-    # On threads the loop's thread may set the event itself; a hub's event is
-    # set in its own thread, through the portal.
-    on_threads = engine.any_thread_portal() is not None
-    wake = done.set if on_threads else partial(portal.call_soon, done.set)
-    call = _Call(loop, async_fn, args, wake)
-    call.ctx.run(origin.set, Origin(loop, chosen, portal))
+    call = _Call(link, async_fn, args, done)
     green = chosen.capabilities.can_interrupt_blocking_calls
     step = GREEN_WAIT_STEP if green else THREAD_WAIT_STEP
-    queued = False
+    # Set first: an interrupt landing in the hand-off (on threads at any
+    # bytecode) cancels a call that may be queued already.
+    queued = True
     try:
-        loop.call_soon_threadsafe(call.start)  # RuntimeError if the loop is closed
-        queued = True
+        try:
+            link.to_loop.call(call.start)
+        except RuntimeError:  # the loop is closed: the call never started
+            queued = False
+            raise
         while not done.wait(step):
             pass
     except BaseException:
@@ -94,20 +94,23 @@ def run(async_fn: Callable[..., Awaitable[T]], /, *args: Any, backend: str | Non
 class _Call:
     """One call of run: the coroutine's task on the loop and its outcome."""
 
-    __slots__ = ("args", "cancelled", "ctx", "fn", "loop", "outcome", "task", "wake")
+    __slots__ = ("args", "cancelled", "ctx", "done", "fn", "link", "outcome", "task")
 
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
+        link: Link,
         fn: Callable[..., Awaitable[Any]],
         args: tuple[Any, ...],
-        wake: Callable[[], object],
+        done: SyncEvent,
     ) -> None:
-        self.loop = loop
+        self.link = link
         self.fn = fn
         self.args = args
-        self.wake = wake
-        self.ctx = contextvars.copy_context()
+        self.done = done
+        ctx = contextvars.copy_context()
+        if ctx.get(origin) is not link:  # a nested call has it already
+            ctx.run(origin.set, link)
+        self.ctx = ctx
         self.task: asyncio.Task[tuple[bool, Any]] | None = None
         self.cancelled = False
         self.outcome: tuple[bool, Any] = (False, None)
@@ -115,15 +118,19 @@ class _Call:
     # In the loop's thread.
 
     def start(self) -> None:
-        if self.cancelled:
+        if self.cancelled:  # cancel() told the caller already
+            return
+        try:
+            self.task = self.ctx.run(self.link.loop.create_task, _guarded(self.fn, self.args))
+        except RuntimeError:  # the loop is closed: the call never starts
             self._finished(None)
             return
-        self.task = self.ctx.run(self.loop.create_task, _guarded(self.fn, self.args))
         self.task.add_done_callback(self._finished)
 
     def cancel(self) -> None:
-        if self.task is None:
+        if self.task is None:  # not started (or never queued): its caller is told now
             self.cancelled = True
+            self._finished(None)
         else:
             self.task.cancel()
 
@@ -133,7 +140,13 @@ class _Call:
         else:
             self.outcome = task.result()
         self.fn = self.args = None  # type: ignore[assignment]
-        self.wake()
+        # On threads the loop's thread sets the caller's event itself; a
+        # hub's event is set in its own thread (one portal call per batch).
+        link = self.link
+        if link.direct:
+            self.done.set()
+        else:
+            link.to_engine.call(self.done.set)
 
 
 async def _guarded(fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> tuple[bool, Any]:
@@ -151,12 +164,12 @@ async def _guarded(fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> 
 def _cancel(
     call: _Call, done: SyncEvent, step: float, clock: Callable[[], float], *, shielded: bool
 ) -> None:
-    with contextlib.suppress(RuntimeError):  # a closed loop cancelled it already
-        call.loop.call_soon_threadsafe(call.cancel)
     end = clock() + CANCEL_GRACE
-    if shielded:
+    if shielded:  # first: a re-sent interrupt must not cut the hand-off short
         _shield()
     try:
+        with contextlib.suppress(RuntimeError):  # a closed loop cancelled it already
+            call.link.to_loop.call(call.cancel)
         _wait_cancelled(call, done, step, clock, end)
     finally:
         if shielded:

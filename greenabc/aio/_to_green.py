@@ -17,7 +17,8 @@ from .._core._exceptions import GreenabcError
 from .._core._pool import EnginePool
 from .._core._task import _current
 from ..interfaces import Pool, Portal, Task
-from ._context import Origin, engine_backend, origin
+from ._context import engine_backend, origin
+from ._link import Link, link_for
 from ._loop import CANCEL_GRACE
 
 T = TypeVar("T")
@@ -49,9 +50,13 @@ async def run_sync(
     """
     loop = asyncio.get_running_loop()
     came_from = origin.get(None)
-    chosen = engine_backend(backend, came_from)
-    portal = came_from.portal if came_from is not None and came_from.backend is chosen else None
-    job = GreenJob(loop, chosen, portal or _home(chosen), fn, args, pool, timeout)
+    if (
+        came_from is None
+        or came_from.loop is not loop
+        or (backend is not None and backend != came_from.backend.name)
+    ):
+        came_from = _link_here(loop, came_from, backend)
+    job = GreenJob(came_from, fn, args, pool, timeout)
     job.start()
     try:
         result: T = await job.future
@@ -62,50 +67,43 @@ async def run_sync(
         raise
 
 
+def _link_here(
+    loop: asyncio.AbstractEventLoop, came_from: Link | None, backend: str | None
+) -> Link:
+    """The link from *loop* to the engine thread of *backend*: the one the
+    coroutine came from if it is that backend's, else the backend's home."""
+    chosen = engine_backend(backend, came_from)
+    if came_from is not None and came_from.backend is chosen:
+        if came_from.loop is loop:
+            return came_from
+        return link_for(loop, chosen, came_from.portal)
+    return link_for(loop, chosen, _home(chosen))
+
+
 class GreenJob:
     """One call of run_sync: a greenabc task started in an engine thread,
-    its outcome posted back to the loop."""
+    its outcome handed back to the loop."""
 
-    __slots__ = (
-        "_ctx",
-        "_engine_call",
-        "_killed",
-        "_lock",
-        "_task",
-        "args",
-        "backend",
-        "fn",
-        "future",
-        "loop",
-        "pool",
-        "timeout",
-    )
+    __slots__ = ("_ctx", "_killed", "_task", "args", "fn", "future", "link", "pool", "timeout")
 
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
-        backend: EngineBackend,
-        portal: Portal,
+        link: Link,
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         pool: Pool | None,
         timeout: float | None,
     ) -> None:
-        self.loop = loop
-        self.backend = backend
+        self.link = link
         self.fn = fn
         self.args = args
         self.pool = pool
         self.timeout = timeout
-        self.future: asyncio.Future[Any] = loop.create_future()
-        self._ctx = contextvars.copy_context()
-        self._ctx.run(origin.set, Origin(loop, backend, portal))
-        engine = backend.engine
-        # On threads every thread is an engine thread: act from here.
-        self._engine_call = (
-            _call_here if engine.any_thread_portal() is not None else portal.call_soon
-        )
-        self._lock = engine.core_lock()
+        self.future: asyncio.Future[Any] = link.loop.create_future()
+        ctx = contextvars.copy_context()
+        if ctx.get(origin) is not link:  # a coroutine that run() started has it already
+            ctx.run(origin.set, link)
+        self._ctx = ctx
         self._task: Task[Any] | None = None
         self._killed = False
 
@@ -113,82 +111,83 @@ class GreenJob:
 
     def start(self) -> None:
         if self.pool is None:  # unbounded: accepting never blocks
-            self._engine_call(self._submit)
+            self.link.engine_call(self._submit)
         else:  # a full pool blocks its caller: a green thread (thread) of its own
-            self._engine_call(self.backend.engine.spawn, self._submit)
+            self.link.engine_call(self.link.backend.engine.spawn, self._submit)
 
     async def stop(self) -> None:
         """Kill the task and wait (at most CANCEL_GRACE) for it to end."""
-        ended = self.loop.create_future()
-        self._engine_call(self.backend.engine.spawn, partial(self._kill, ended))
+        ended = self.link.loop.create_future()
+        self.link.engine_call(self.link.backend.engine.spawn, partial(self._kill, ended))
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(ended, CANCEL_GRACE)
-
-    def _settle(self, task: Task[Any]) -> None:
-        future = self.future
-        if future.done():  # cancelled: its late outcome is discarded
-            return
-        try:
-            future.set_result(task.get())
-        except BaseException as exc:
-            future.set_exception(exc)
-
-    def _fail(self, exc: BaseException) -> None:
-        if not self.future.done():
-            self.future.set_exception(exc)
 
     # -- in the engine thread ------------------------------------------------
 
     def _submit(self) -> None:
         try:
-            pool = self.pool if self.pool is not None else _pool(self.backend)
-            task = pool.apply_async(self._body, timeout=self.timeout)
+            pool = self.pool if self.pool is not None else _pool(self.link.backend)
+            # The outcome, whichever it is, goes straight to the loop: no
+            # done callback to register (that takes the pool's lock).
+            task = pool.apply_async(
+                self._body,
+                callback=self._resolved,
+                error_callback=self._rejected,
+                timeout=self.timeout,
+            )
         except BaseException as exc:
-            _post(self.loop, self._fail, exc)
+            self._rejected(exc)
             return
-        with self._lock:
+        with self.link.lock:
             self._task = task
             killed = self._killed
         if killed:
             task.kill(block=False, reason="the awaiting asyncio task was cancelled")
-        task.add_done_callback(self._done)
 
     def _body(self) -> Any:
         if self._killed:  # cancelled while the task waited for a worker: fn never runs
             return None
         # In the worker: its own task cell, then the caller's context (a copy).
-        return self._ctx.run(_call_in_task, _current.get(None), self.fn, self.args)
+        ctx = self._ctx
+        cell = _current.get(None)
+        if cell is not None:
+            ctx.run(_current.set, cell)
+        return ctx.run(self.fn, *self.args)
 
-    def _done(self, task: Task[Any]) -> None:
-        _post(self.loop, self._settle, task)
+    def _resolved(self, value: Any) -> None:
+        _settle_later(self.link, self.future, True, value)
+
+    def _rejected(self, exc: BaseException) -> None:
+        _settle_later(self.link, self.future, False, exc)
 
     def _kill(self, ended: asyncio.Future[None]) -> None:
-        with self._lock:
+        with self.link.lock:
             self._killed = True
             task = self._task
         if task is not None:
             task.kill(timeout=CANCEL_GRACE, reason="the awaiting asyncio task was cancelled")
-        _post(self.loop, _set_once, ended)
+        _settle_later(self.link, ended, True, None)
 
 
-def _call_in_task(cell: list[Any] | None, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-    if cell is not None:
-        _current.set(cell)  # in the call's own context copy
-    return fn(*args)
+def _settle_later(link: Link, future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    """From any thread: settle *future* in the loop's thread."""
+    try:  # noqa: SIM105 (once per call: contextlib.suppress would be three more)
+        link.to_loop.call(_settle, future, ok, value)
+    except RuntimeError:  # the loop is closed: nobody awaits
+        pass
 
 
-def _call_here(fn: Callable[..., object], /, *args: Any) -> None:
-    fn(*args)
-
-
-def _post(loop: asyncio.AbstractEventLoop, fn: Callable[..., object], *args: Any) -> None:
-    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody awaits
-        loop.call_soon_threadsafe(fn, *args)
-
-
-def _set_once(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # cancelled: its late outcome is discarded
+        return
+    if ok:
+        future.set_result(value)
+    elif isinstance(value, StopIteration):  # a future refuses it (as a coroutine would)
+        error = RuntimeError(f"{type(value).__name__} raised in run_sync's function")
+        error.__cause__ = value
+        future.set_exception(error)
+    else:
+        future.set_exception(value)
 
 
 def _home(backend: EngineBackend) -> Portal:
@@ -231,7 +230,7 @@ def green_executor_loop(backend: EngineBackend, home: Portal) -> type[asyncio.Se
         ) -> asyncio.Future[T]:
             if executor is not None:
                 return super().run_in_executor(executor, func, *args)
-            job = GreenJob(self, backend, home, func, args, None, None)
+            job = GreenJob(link_for(self, backend, home), func, args, None, None)
             job.start()
             return job.future
 

@@ -37,3 +37,11 @@ def run_sync(greenabc_backend_name: str) -> Callable[..., Any]:
     from greenabc import aio
 
     return partial(aio.run_sync, backend=greenabc_backend_name)
+
+
+@pytest.fixture
+def aio_bridge(greenabc_backend: greenabc.Backend) -> None:
+    """Skip greenabc.aio's tests on a backend that declares it cannot run
+    the bridge (test_capabilities.py checks that declaration)."""
+    if not greenabc_backend.capabilities.can_bridge_asyncio:
+        pytest.skip(f"{greenabc_backend.name} declares can_bridge_asyncio=False")

@@ -17,6 +17,9 @@ from greenabc import aio
 
 from ._helpers import PROMPT, busy, spin, wait_until
 
+#: Skipped on a backend that declares can_bridge_asyncio=False.
+pytestmark = pytest.mark.usefixtures("aio_bridge")
+
 #: A context variable set on one side, read on the other.
 color: contextvars.ContextVar[str] = contextvars.ContextVar("color", default="none")
 

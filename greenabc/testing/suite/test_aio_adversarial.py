@@ -23,6 +23,9 @@ from greenabc import aio
 
 from ._helpers import PROMPT, Counter, spin, wait_until
 
+#: Skipped on a backend that declares can_bridge_asyncio=False.
+pytestmark = pytest.mark.usefixtures("aio_bridge")
+
 
 def test_a_storm_of_cancelled_run_sync_calls_leaves_no_green_task_running(
     run: Callable[..., Any], run_sync: Callable[..., Any], greenabc_backend: greenabc.Backend

@@ -20,6 +20,9 @@ import greenabc
 from .._redis import RedisServer, redis_server
 from ._helpers import PROMPT
 
+#: Skipped on a backend that declares can_bridge_asyncio=False.
+pytestmark = pytest.mark.usefixtures("aio_bridge")
+
 CLIENTS = 100
 #: How long the HTTP server takes to answer each request.
 SERVER_DELAY = 0.2

@@ -307,3 +307,29 @@ def test_signal_handler_may_spawn(greenabc_backend: greenabc.Backend) -> None:
         finally:
             signal.signal(sigusr1, previous)
     assert ran == [sigusr1]
+
+
+# -- can_bridge_asyncio ----------------------------------------------------------------
+
+
+def test_can_bridge_asyncio(greenabc_backend: greenabc.Backend, greenabc_backend_name: str) -> None:
+    """Declared True: a crossing each way works (the aio tests check the
+    rest). Declared False: both calls refuse at once, naming the flag."""
+    from greenabc import aio
+
+    async def answer() -> int:
+        return 42
+
+    async def through_green() -> int:
+        return int(await aio.run_sync(int, "7", backend=greenabc_backend_name))
+
+    if greenabc_backend.capabilities.can_bridge_asyncio:
+        assert aio.run(answer, backend=greenabc_backend_name) == 42
+        assert aio.run(through_green, backend=greenabc_backend_name) == 7
+        return
+    with pytest.raises(greenabc.GreenabcError, match="can_bridge_asyncio=False"):
+        aio.run(answer, backend=greenabc_backend_name)
+    import asyncio
+
+    with pytest.raises(greenabc.GreenabcError, match="can_bridge_asyncio=False"):
+        asyncio.run(through_green())
