@@ -23,6 +23,7 @@ import re
 import subprocess
 import sys
 import time
+from typing import Any
 
 #: case -> the backends it runs on
 CASES = {
@@ -32,6 +33,8 @@ CASES = {
     "timer": ("gevent",),  # call_after(0-99 ms) and fire
     "timer_at": ("gevent",),  # call_at(start + 0-99 ms) and fire: 100 deadlines, whatever the speed
     "timer_cancel": ("gevent",),  # call_after(10 s), then cancel
+    "timer_rand": ("gevent",),  # random deadlines in 0-50 ms, fired: issue 19's timer case
+    "loop_timer_rand": ("gevent",),  # the same on gevent's loop.timer, for the ratio
     "queue": ("threads",),  # Queue put_nowait + get_nowait
     "stdlib_queue": ("threads",),  # the same on queue.Queue, for the ratio
     # greenabc.aio, one crossing awaited at a time (the baseline: the same
@@ -152,6 +155,33 @@ def run_case(backend_name: str, case: str, n: int) -> None:
             timer.call_at(start + (i % 100) / 1000, fired.append, 1)
         while len(fired) < n:
             backend.sleep(0.01)
+    elif case in ("timer_rand", "loop_timer_rand"):
+        import random
+
+        rng = random.Random(1234)  # the same delays every run
+        delays = [rng.random() * 0.05 for _ in range(n)]
+        fired = []
+        # Deadlines from one start, so the entries share 50 buckets however
+        # slowly valgrind schedules them (call_after's would spread out).
+        clock = time.monotonic
+        if case == "timer_rand":
+            call_at = backend.create_timer().call_at
+
+            def schedule(when: float, fn: Any, arg: int) -> None:
+                call_at(when, fn, arg)
+        else:
+            import gevent
+
+            loop = gevent.get_hub().loop
+
+            def schedule(when: float, fn: Any, arg: int) -> None:
+                loop.timer(max(0.0, when - clock())).start(fn, arg)
+
+        start = clock()
+        for delay in delays:
+            schedule(start + delay, fired.append, 1)
+        while len(fired) < n:
+            backend.sleep(0.002)
     elif case == "timer_cancel":
         timer = backend.create_timer()
         entries = [timer.call_after(10 + (i % 1000) / 1000, _noop) for i in range(n)]
