@@ -37,7 +37,7 @@ def test_quick_bench_shows_a_table(backend: str) -> None:
     pytest.importorskip("rich")
     if backend not in available_backends():
         pytest.skip(f"the {backend} backend is not installed")
-    result = bench("--quick", "--backend", backend)
+    result = bench("--quick", "--backend", backend, "--rounds", "2", "--tasks", "2000")  # a table
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert f"greenabc on {backend} vs the raw engine" in out

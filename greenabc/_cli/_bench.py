@@ -41,9 +41,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="fewer tasks and timers: seconds per backend"
     )
-    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3 quick, 5)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5)")
     parser.add_argument(
-        "--tasks", type=int, default=None, help="tasks and timers per case (default 100k, 5k quick)"
+        "--tasks",
+        type=int,
+        default=None,
+        help="tasks and timers per case (default 100k, 10k quick)",
     )
     parser.add_argument(
         "--extend",
