@@ -23,12 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from harness import machine
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -54,24 +55,6 @@ def run_engine(engine: str, rounds: int, quick: bool) -> dict[str, Any] | None:
         return None
     [result] = json.loads(out.stdout)
     return dict(result)
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "load_before": os.getloadavg()[0],
-    }
 
 
 def main() -> int:
