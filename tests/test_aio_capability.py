@@ -9,6 +9,7 @@ import dataclasses
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,10 +29,22 @@ def _backend() -> EngineBackend:
     )
 
 
-def test_both_calls_refuse_a_backend_that_declares_it_cannot() -> None:
-    from greenabc import aio
+@pytest.fixture
+def registered() -> Iterator[str]:
+    """The backend registered in this process for one test, then removed (the
+    other tests list the registry)."""
+    from greenabc._core._registry import _registry
 
     greenabc.register_backend(NAME, _backend, replace=True)
+    try:
+        yield NAME
+    finally:
+        _registry._runtime.pop(NAME, None)
+        _registry._loaded.pop(NAME, None)
+
+
+def test_both_calls_refuse_a_backend_that_declares_it_cannot(registered: str) -> None:
+    from greenabc import aio
 
     async def answer() -> int:
         return 42

@@ -37,6 +37,7 @@ def test_capabilities_state_what_gevent_can_do(backend: EngineBackend) -> None:
         "can_interrupt_blocking_calls": True,
         "can_detect_blocking": True,
         "can_patch": True,
+        "can_bridge_asyncio": True,
         "notes": list(caps.notes),
     }
     assert any("hub" in note for note in caps.notes)
