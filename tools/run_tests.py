@@ -38,6 +38,8 @@ CLIENT_RUNS = {"contrib"}
 #: Extra environment of a run: the naive engine's entry point on sys.path.
 ENV = {"naive-threads": {"PYTHONPATH": os.pathsep.join([str(ROOT), str(NAIVE / "site")])}}
 RUN_TIMEOUT = 600  # seconds for one backend's whole run: no hang blocks CI
+#: The integrations start real workers and servers: about 12 minutes here.
+RUN_TIMEOUTS = {"contrib": 1500}
 
 
 def run(name: str, paths: list[str], extra: list[str]) -> dict[str, int]:
@@ -48,10 +50,11 @@ def run(name: str, paths: list[str], extra: list[str]) -> dict[str, int]:
         runner = ["pytest"] if name in CLIENT_RUNS else ["greenabc.testing", name]
         command = [sys.executable, "-m", *runner, *paths, *extra]
         print(f"\n=== {name}: {' '.join(command[1:])}", flush=True)
+        bound = RUN_TIMEOUTS.get(name, RUN_TIMEOUT)
         try:
-            code = subprocess.run(command, cwd=ROOT, env=env, timeout=RUN_TIMEOUT).returncode
+            code = subprocess.run(command, cwd=ROOT, env=env, timeout=bound).returncode
         except subprocess.TimeoutExpired:
-            print(f"=== {name}: did not finish within {RUN_TIMEOUT} s", flush=True)
+            print(f"=== {name}: did not finish within {bound} s", flush=True)
             return {"failed": 1}
         counts: dict[str, int] = json.loads(report.read_text()) if report.exists() else {}
     ran = sum(counts.values())
