@@ -4,6 +4,7 @@ interruptible between steps on threads."""
 
 from __future__ import annotations
 
+import http.server
 import threading
 import time
 from collections.abc import Callable
@@ -54,3 +55,21 @@ class Counter:
     def leave(self) -> None:
         with self.lock:
             self.now -= 1
+
+
+class SlowHandler(http.server.BaseHTTPRequestHandler):
+    """Answers each GET with its own path after ``delay`` seconds (a slow
+    backend service); subclass with another ``delay``."""
+
+    delay = 0.5
+
+    def do_GET(self) -> None:
+        time.sleep(self.delay)
+        body = self.path.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass

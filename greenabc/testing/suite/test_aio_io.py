@@ -18,6 +18,7 @@ import pytest
 import greenabc
 
 from .._redis import RedisServer, redis_server
+from . import _helpers
 from ._helpers import PROMPT
 
 #: Skipped on a backend that declares can_bridge_asyncio=False.
@@ -117,17 +118,8 @@ def test_green_sockets_serve_asyncio_clients(
 # -- HTTP: an asyncio client from green code, a green client from asyncio -------------
 
 
-class SlowHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        time.sleep(SERVER_DELAY)
-        body = self.path.encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+class SlowHandler(_helpers.SlowHandler):
+    delay = SERVER_DELAY
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ import pytest
 
 import greenabc
 
+from . import _helpers
+
 SERVER_DELAY = 0.5
 REQUESTS = 50
 
@@ -101,17 +103,8 @@ def test_many_concurrent_clients_against_a_loopback_server(
     assert server.most == clients
 
 
-class SlowHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        time.sleep(SERVER_DELAY)
-        body = self.path.encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+class SlowHandler(_helpers.SlowHandler):
+    delay = SERVER_DELAY
 
 
 class SlowServer(http.server.ThreadingHTTPServer):
