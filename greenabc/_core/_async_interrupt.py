@@ -15,6 +15,7 @@ delivers it once the thread is back in Python.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dis
 import os
@@ -89,6 +90,16 @@ def shield() -> None:
     except BaseException:
         unshield()
         raise
+
+
+def shield_dropping() -> None:
+    """:func:`shield`, dropping an interrupt sent before instead of raising
+    it: for the clean-up of code already interrupted (the interrupt it
+    handles is re-sent every 10 ms and lands at any bytecode)."""
+    while True:
+        with contextlib.suppress(BaseException):
+            shield()  # raises one sent before: take the shield again
+            return
 
 
 def unshield() -> None:

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from .._core._async_interrupt import shield, unshield
+from .._core._async_interrupt import shield_dropping, unshield
 from .._core._backend import EngineBackend
 from .._core._task import _current
 from ..interfaces import Portal, SyncEvent
@@ -165,8 +165,11 @@ def _cancel(
     call: _Call, done: SyncEvent, step: float, clock: Callable[[], float], *, shielded: bool
 ) -> None:
     end = clock() + CANCEL_GRACE
-    if shielded:  # first: a re-sent interrupt must not cut the hand-off short
-        _shield()
+    # On threads the interrupt is re-sent every 10 ms and lands at any bytecode:
+    # the grace is waited for shielded (the one that made us cancel is raised
+    # by the caller).
+    if shielded:
+        shield_dropping()
     try:
         with contextlib.suppress(RuntimeError):  # a closed loop cancelled it already
             call.link.to_loop.call(call.cancel)
@@ -174,16 +177,6 @@ def _cancel(
     finally:
         if shielded:
             unshield()
-
-
-def _shield() -> None:
-    """On threads the interrupt is sent again every 10 ms and lands at any
-    bytecode, so the grace is waited for shielded (a re-send meanwhile is
-    dropped; the one that made us cancel is raised by the caller)."""
-    while True:
-        with contextlib.suppress(BaseException):
-            shield()  # raises one sent before: take the shield again
-            return
 
 
 def _wait_cancelled(

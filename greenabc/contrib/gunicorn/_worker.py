@@ -42,6 +42,7 @@ from gunicorn.workers.base_async import AsyncWorker
 
 import greenabc
 
+from ..._core._async_interrupt import shield_dropping, unshield
 from ...interfaces import Backend, Pool, Task
 from ._parking import SHORT_OF_RESOURCES, Connection, Parking, has_data
 from ._settings import WorkerSettings
@@ -355,7 +356,7 @@ class Worker(AsyncWorker):  # type: ignore[misc]
             # Killed (graceful timeout, quick exit): a 503 where nothing of the
             # response has gone out yet, and the task ends as killed.
             if _doomed() and (request.response is None or not request.response.headers_sent):
-                self._answer(request, req, sock, addr, 503, "The server is shutting down.")
+                self._answer_killed(request, req, sock, addr)
             raise
         finally:
             _current.reset(token)
@@ -379,6 +380,18 @@ class Worker(AsyncWorker):  # type: ignore[misc]
             "Request %s overran its %g s limit: answered 503", request.describe(monotonic()), limit
         )
         self._answer(request, req, sock, addr, 503, f"The request took over {limit:g} s.")
+
+    def _answer_killed(self, request: _Request, req: Any, sock: socket.socket, addr: Any) -> None:
+        # On threads the kill is re-sent every 10 ms and lands at any bytecode:
+        # the 503 goes out shielded (on a green engine only a switch lets one in).
+        shielded = not self.backend.capabilities.is_green
+        if shielded:
+            shield_dropping()
+        try:
+            self._answer(request, req, sock, addr, 503, "The server is shutting down.")
+        finally:
+            if shielded:
+                unshield()
 
     def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
         if not _doomed():  # a kill was answered where it landed
@@ -411,7 +424,9 @@ class Worker(AsyncWorker):  # type: ignore[misc]
         # The arbiter SIGKILLs at --graceful-timeout: stop the rest a little
         # before, so that they get their 503 and the log says what they were.
         graceful = self.cfg.graceful_timeout
-        deadline = monotonic() + graceful - min(STOP_RESERVE, graceful / 4)
+        reserve = min(STOP_RESERVE, graceful / 4)
+        sigkill = monotonic() + graceful  # the arbiter's clock started a little earlier
+        deadline = sigkill - reserve
         if self._parking is not None:
             self._parking.stop()
         running = self._connections()
@@ -439,6 +454,10 @@ class Worker(AsyncWorker):  # type: ignore[misc]
                 _listing(tuple(self._in_flight.values())),
             )
         self.pool.close(timeout=0)  # an acceptor still waiting for a slot gets PoolClosed
+        # The killed answer their 503 on their way out (on threads the kill
+        # lands at a bytecode boundary, late on a loaded machine): wait for
+        # that, out of the reserve, short of the SIGKILL.
+        self.pool.join(timeout=max(0.0, sigkill - reserve / 4 - monotonic()))
         if self._parking is not None:
             self._parking.close()
 
