@@ -369,6 +369,33 @@ def test_many_sleeping_tasks_run_concurrently(
     assert took < waves * 0.2 + 8, (took, one_after_another)
 
 
+@needs_redis
+@pytest.mark.timeout(120)
+def test_a_full_pool_leaves_the_event_loop_free(
+    start_worker: Callable[..., Worker], client: Celery, redis_url: str
+) -> None:
+    """threads: Celery's event loop hands the pool each message it
+    prefetched (4 x -c) at once. While every slot is busy the loop must go on
+    (answer a ping at once: applying waited for a slot and blocked it, as
+    long as a task ran), and still no more than -c tasks run at once."""
+    w = start_worker("threads", 2)
+    assert send(client, w, "t.add", 0, 0).get(timeout=10) == 0
+    gauges = redis.Redis.from_url(redis_url)
+    key = f"full-{uuid.uuid4().hex}"
+    results = [send(client, w, "t.gauge", 2.0, key) for _ in range(8)]
+    wait_for(lambda: gauges.get(f"{key}:running") == b"2", 10, "two tasks running")
+    time.sleep(0.3)  # the six others are in the worker by now (its prefetch)
+    stats = client.control.inspect([w.hostname], timeout=1.0).stats() or {}
+    pool = stats.get(w.hostname, {}).get("pool", {})
+    assert pool.get("waiting-to-start", 0) >= 1, stats
+    started = time.monotonic()
+    replies = client.control.ping([w.hostname], timeout=1.0)
+    assert replies, f"no ping answer within 1 s: the worker's loop is blocked ({w.log()[-2000:]})"
+    assert time.monotonic() - started < 1.5
+    runs = [result.get(timeout=30) for result in results]
+    assert max(running for running, _ in runs) <= 2, runs
+
+
 # --------------------------------------------------------------------------
 # In this process, on threads: the pool's and the Timer's own contract.
 
@@ -490,6 +517,34 @@ def test_pool_shutdown_tells_celerys_failure_handler_not_to_log_it(
     pool.stop()
     assert isinstance(seen["exc"], WorkerLostError)
     assert (seen["events"], seen["ok"]) == (True, True)
+
+
+def test_pool_applies_beyond_its_size_without_waiting(caplog: pytest.LogCaptureFixture) -> None:
+    """threads: apply never waits for a slot (it would block Celery's event
+    loop); the tasks beyond the size start in order as slots free, and a
+    shutdown starts none of those still waiting."""
+    pool = TaskPool(limit=1)
+    pool.start()
+    order: list[int] = []
+
+    def step(n: int) -> None:
+        order.append(n)
+        _steps(0.2)
+
+    started = time.monotonic()
+    seen = [_apply(pool, step, n) for n in range(3)]
+    assert time.monotonic() - started < 0.1  # waited for no slot
+    assert pool._get_info()["waiting-to-start"] == 2
+    assert all(one["done"].wait(5) for one in seen)
+    assert order == [0, 1, 2]
+    late = [_apply(pool, step, n) for n in range(3, 6)]  # one starts, two wait
+    wait_for(lambda: "pid" in late[0], 5, "accept")
+    with caplog.at_level(logging.INFO, logger="greenabc.celery"):
+        pool.stop()
+    assert "2 task(s) received but not started are left to the broker" in caplog.text
+    assert late[0]["success"] == (None,)
+    assert [set(one) for one in late[1:]] == [{"done", "job"}] * 2  # never accepted or called
+    assert order == [0, 1, 2, 3]
 
 
 def test_pool_time_limits_call_the_workers_timeout_callback() -> None:

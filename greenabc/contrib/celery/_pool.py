@@ -21,6 +21,7 @@ from celery.exceptions import SoftTimeLimitExceeded, Terminated
 
 import greenabc
 
+from ._backlog import Backlog
 from ._late_writes import guard_late_writes
 from ._restore import install as install_restore
 from ._shutdown import ShutdownClock
@@ -182,8 +183,11 @@ class _Job:
         self.pool._kill(self, "revoke", signal)
 
     def _forget(self) -> None:
+        """The task ended (each callback calls this once)."""
         if self.task is not None:
             self.pool._running.pop(self.task.id, None)
+        if self.pool._backlog is not None:
+            self.pool._backlog.release()
 
 
 class TaskPool(base.BasePool):  # type: ignore[misc]
@@ -207,6 +211,8 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
         initargs: tuple[Any, ...] = tuple(kwargs.get("initargs") or ())  # (app, hostname)
         self.hostname: str | None = initargs[1] if len(initargs) > 1 else None
         self._pool: greenabc.Pool | None = None
+        # An event-loop worker's tasks beyond the free slots (see _backlog).
+        self._backlog: Backlog | None = None
         self._running: dict[int, _Job] = {}  # greenabc task id ("pid") -> job
         self._stopping: str | None = None
         self._clock: ShutdownClock | None = None
@@ -223,6 +229,8 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
 
     def on_start(self) -> None:
         self._pool = self.backend.create_pool(self.limit)
+        if not self.is_green:
+            self._backlog = Backlog(self.limit)
         self._clock = ShutdownClock(
             self.backend, self.hostname, self.shutdown_timeout, self._stop_running
         )
@@ -243,6 +251,7 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
             return
         clock = self._clock
         clock.close()  # its watcher ends; what is left of the bound is waited here
+        self._drop_backlog()
         clock.begin()
         if not self._pool.join(clock.left(self.shutdown_timeout)):
             self._stop_running()
@@ -265,6 +274,17 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
                 "greenabc: warm shutdown done %.2f s after %s: every task ended in time",
                 elapsed,
                 clock.since(),
+            )
+
+    def _drop_backlog(self) -> None:
+        """A shutdown starts no task that had not started."""
+        if self._backlog is None:
+            return
+        dropped = self._backlog.close()
+        if dropped:
+            logger.info(
+                "greenabc: shutdown: %d task(s) received but not started are left to the broker",
+                dropped,
             )
 
     def _stop_running(self) -> None:
@@ -343,6 +363,7 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
         if self._clock is not None:
             self._clock.close()
         self._stopping = "cold shutdown: the worker was terminated"
+        self._drop_backlog()
         self._pool.close(0)
         self._wait_reports()
 
@@ -395,19 +416,27 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
             timeout or None,
             soft_timeout or None,
         )
-        job.task = self._pool.apply_async(
-            target,
-            args or (),
-            kwargs or None,
-            callback=job.on_success,
-            error_callback=job.on_error,
-            accept_callback=job.on_accept,
-            timeout=job.timeout,
-            soft_timeout=job.soft_timeout,
-            timeout_callback=job.on_timeout,
-            soft_timeout_exc=SoftTimeLimitExceeded,
-            soft_timeout_callback=job.on_soft_timeout,
-        )
+        pool = self._pool
+
+        def start() -> None:
+            job.task = pool.apply_async(
+                target,
+                args or (),
+                kwargs or None,
+                callback=job.on_success,
+                error_callback=job.on_error,
+                accept_callback=job.on_accept,
+                timeout=job.timeout,
+                soft_timeout=job.soft_timeout,
+                timeout_callback=job.on_timeout,
+                soft_timeout_exc=SoftTimeLimitExceeded,
+                soft_timeout_callback=job.on_soft_timeout,
+            )
+
+        if self._backlog is None:
+            start()  # green: waits for a slot, as Celery's own green pools do
+        else:
+            self._backlog.submit(start)
         return job
 
     # -- killing ---------------------------------------------------------------
@@ -455,6 +484,8 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
         assert self._pool is not None
         self._pool.resize(self.limit + n)  # wakes a blocked apply at once
         self.limit += n
+        if self._backlog is not None:
+            self._backlog.resize(n)
 
     def shrink(self, n: int = 1) -> None:
         assert self._pool is not None
@@ -462,6 +493,8 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
             raise ValueError(f"cannot shrink the pool below 1 (it runs {self.limit} at once)")
         self._pool.resize(self.limit - n)  # idle workers retire as tasks finish
         self.limit -= n
+        if self._backlog is not None:
+            self._backlog.resize(-n)
 
     @property
     def num_processes(self) -> int:
@@ -478,6 +511,7 @@ class TaskPool(base.BasePool):  # type: ignore[misc]
                 "backend": self.backend.name,
                 "free-threads": max(self.limit - stats.get("accepted", 0), 0),
                 "running-threads": stats.get("running", 0),
+                "waiting-to-start": len(self._backlog) if self._backlog is not None else 0,
                 "greenabc": stats,
             }
         )
