@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import signal
 import subprocess
 import sys
@@ -394,6 +395,30 @@ def test_a_full_pool_leaves_the_event_loop_free(
     assert time.monotonic() - started < 1.5
     runs = [result.get(timeout=30) for result in results]
     assert max(running for running, _ in runs) <= 2, runs
+
+
+@needs_redis
+@pytest.mark.timeout(120)
+def test_tasks_waiting_at_shutdown_go_back_to_the_broker(
+    start_worker: Callable[..., Worker], client: Celery, redis_url: str
+) -> None:
+    """threads: the tasks waiting for a slot at a warm shutdown are not
+    started; never accepted, they are not acknowledged, and the next worker
+    on the queue runs them: each of the four runs once."""
+    first = start_worker("threads", 1)
+    gauges = redis.Redis.from_url(redis_url)
+    key = f"back-{uuid.uuid4().hex}"
+    results = [send(client, first, "t.gauge", 1.0, key) for _ in range(4)]
+    wait_for(lambda: gauges.get(f"{key}:running") == b"1", 10, "one task running")
+    time.sleep(0.3)  # the three others are in the worker by now (its prefetch)
+    first.stop()
+    log = first.log()
+    waiting = re.search(r"(\d+) task\(s\) received but not started are left to the broker", log)
+    assert waiting and int(waiting.group(1)) >= 1, log[-3000:]
+    start_worker("threads", 4, "-Q", first.queue)
+    runs = [result.get(timeout=30) for result in results]
+    assert len(runs) == 4
+    assert gauges.llen(f"{key}:times") == 4  # none ran twice
 
 
 # --------------------------------------------------------------------------
