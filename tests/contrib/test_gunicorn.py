@@ -557,6 +557,47 @@ def test_the_worker_exits_when_its_arbiter_dies(serve: Callable[..., Server], ba
     wait_for(gone, 10, "the orphaned worker to exit")
 
 
+@pytest.mark.timeout(90)
+def test_a_worker_killed_with_sigkill_is_replaced(
+    serve: Callable[..., Server], backend: str
+) -> None:
+    """SIGKILL of the worker while 20 kept-alive connections sit idle (parked,
+    on threads) and 5 requests are in flight: their clients learn it at once
+    (the kernel closes the sockets), not after the requests' 5 s; the arbiter
+    boots a new worker, which serves; and the server still stops cleanly."""
+    server = serve(backend)
+    pid = server.wait_ready()
+    idle = [server.connection(10) for _ in range(20)]
+    for conn in idle:
+        conn.request("GET", "/pid")
+        assert conn.getresponse().read() == str(pid).encode()
+    with ThreadPoolExecutor(5) as client:
+        slow = [client.submit(_status, lambda: server.get("/sleep?s=5", 20)) for _ in range(5)]
+        time.sleep(0.5)
+        killed = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        outcomes = [answer.result() for answer in slow]
+        assert time.monotonic() - killed < 3.0
+    assert all(isinstance(outcome, str) for outcome in outcomes), outcomes
+    for conn in idle:
+        with pytest.raises((OSError, http.client.HTTPException)):
+            conn.request("GET", "/pid")
+            conn.getresponse().read()
+        conn.close()
+
+    def new_worker() -> int | None:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            status, body = server.get("/pid", 5)
+            if status == 200 and int(body) != pid:
+                return int(body)
+        return None
+
+    wait_for(new_worker, 30, "a new worker to serve")
+    server.signal(signal.SIGTERM)
+    assert server.wait_exit(15) == 0
+    assert "Traceback" not in server.log
+
+
 def test_hooks_run_around_each_request(
     serve: Callable[..., Server], backend: str, tmp_path: Path
 ) -> None:
