@@ -36,6 +36,7 @@ from ._sync import (
     DerivedRLock,
     DerivedSemaphore,
 )
+from ._thread_event import ThreadEvent
 from ._thread_queue import ThreadQueue
 
 T = TypeVar("T")
@@ -171,7 +172,7 @@ class OSThreadEngineBase(_EngineBase):
         return threading.Lock()
 
     def core_event(self) -> SyncEvent:
-        return threading.Event()
+        return ThreadEvent()
 
     def core_semaphore(self, value: int) -> CoreSemaphore:
         return threading.Semaphore(value)
@@ -197,7 +198,7 @@ class OSThreadEngineBase(_EngineBase):
         return poll_fd(fd, POLL_WRITE, timeout)
 
     def Event(self) -> SyncEvent:  # noqa: N802
-        return threading.Event()
+        return ThreadEvent()
 
     def Lock(self) -> SyncLock:  # noqa: N802
         return threading.Lock()
