@@ -19,8 +19,6 @@ import threading
 
 from ._async_interrupt import shield, unshield
 
-_allocate_lock = threading.Lock
-
 
 class ThreadEvent:
     """``threading.Event``'s API: a flag, and a lock per waiting thread that
@@ -64,7 +62,7 @@ class ThreadEvent:
             with self._mutex:
                 if self._flag:
                     return True
-                waiter = _allocate_lock()
+                waiter = threading.Lock()  # looked up now: patching may replace it
                 waiter.acquire()
                 self._waiters.append(waiter)
         finally:
