@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -42,21 +43,17 @@ def _flood(ident: int, stop: threading.Event) -> None:
         time.sleep(0.001)
 
 
-def _run_flooded(body: object) -> list[str]:
-    """Run *body* in a thread that is sent Boom every millisecond from the
-    start; what it recorded."""
-    seen: list[str] = []
+def _flooded(target: Callable[[], None], bound: float = 20.0) -> None:
+    """Run *target* in a thread that is sent Boom every millisecond from its
+    start, until it returns; the thread drains a last Boom before it ends."""
     started = threading.Event()
     stop = threading.Event()
 
-    def target() -> None:
-        started.set()
+    def run() -> None:
         try:
-            body(seen)  # type: ignore[operator]
-        except Boom:
-            seen.append("boom escaped")
+            started.set()
+            target()
         finally:
-            # Drain a last one that arrives before the thread ends.
             while True:
                 try:
                     stop.set()
@@ -65,15 +62,28 @@ def _run_flooded(body: object) -> list[str]:
                 except Boom:
                     continue
 
-    thread = threading.Thread(target=target)
+    thread = threading.Thread(target=run)
     thread.start()
     started.wait()
     flooder = threading.Thread(target=_flood, args=(thread.ident, stop))
     flooder.start()
-    thread.join(20)
+    thread.join(bound)
     stop.set()
     flooder.join(5)
     assert not thread.is_alive()
+
+
+def _run_flooded(body: Callable[[list[str]], None]) -> list[str]:
+    """Run *body* flooded (see _flooded); what it recorded."""
+    seen: list[str] = []
+
+    def target() -> None:
+        try:
+            body(seen)
+        except Boom:
+            seen.append("boom escaped")
+
+    _flooded(target)
     return seen
 
 
@@ -108,37 +118,44 @@ def test_without_the_shield_the_flood_cuts_the_clean_up_short() -> None:
     assert _run_flooded(body) == ["interrupted", "boom escaped"]
 
 
-def _flooded_waits(event: object, seconds: float) -> dict[str, int]:
+def test_a_shield_inside_a_shield_keeps_the_outer_one() -> None:
+    """A clean-up under shield_dropping that sets and waits on a ThreadEvent
+    (which shields its own bookkeeping) stays shielded to its end."""
+
+    def body(seen: list[str]) -> None:
+        try:
+            _busy(5)
+        except Boom:
+            seen.append("interrupted")
+            shield_dropping()
+            try:
+                event = ThreadEvent()
+                event.set()
+                assert event.wait(0)
+                _busy(0.2)
+                seen.append("clean-up done")
+            finally:
+                unshield()
+
+    assert _run_flooded(body) == ["interrupted", "clean-up done"]
+
+
+def _flooded_waits(event: ThreadEvent, seconds: float) -> dict[str, int]:
     """A thread waits on *event* (0.5 ms at a time) for *seconds* while it is
-    sent Boom every millisecond; what the waits raised, by kind."""
+    flooded; what the waits raised, by kind."""
     kinds: dict[str, int] = {}
-    stop = threading.Event()
 
     def target() -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             try:
-                event.wait(0.0005)  # type: ignore[attr-defined]
+                event.wait(0.0005)
             except Boom:
                 kinds["Boom"] = kinds.get("Boom", 0) + 1
             except RuntimeError as exc:
                 kinds[str(exc)] = kinds.get(str(exc), 0) + 1
-        while True:  # drain a last one before the thread ends
-            try:
-                stop.set()
-                _busy(0.02)
-                break
-            except Boom:
-                continue
 
-    thread = threading.Thread(target=target)
-    thread.start()
-    flooder = threading.Thread(target=_flood, args=(thread.ident, stop))
-    flooder.start()
-    thread.join(seconds + 20)
-    stop.set()
-    flooder.join(5)
-    assert not thread.is_alive()
+    _flooded(target, seconds + 20)
     return kinds
 
 

@@ -66,6 +66,7 @@ def send_async_interrupt(ident: int, exc_type: type[BaseException]) -> None:
 _shield_lock = threading.Lock()  # one sender at a time
 _shielded: set[int] = set()
 _sending: set[int] = set()  # the thread a sender is deciding about (under _shield_lock)
+_nested: dict[int, int] = {}  # thread -> shields taken inside its outermost one
 
 
 def shield() -> None:
@@ -74,8 +75,12 @@ def shield() -> None:
     hard timeouts and scope expiries every 10 ms). One sent before is raised
     here, so a caller that shields, then moves data, then unshields is never
     interrupted half-way. Keep the shielded part to a few lines that cannot
-    block."""
+    block. Shields nest: one taken inside another (a ``ThreadEvent`` set in
+    a shielded clean-up) ends with its own ``unshield``, not the outer one."""
     me = threading.get_ident()
+    if me in _shielded:  # nothing can have been sent since the outer shield
+        _nested[me] = _nested.get(me, 0) + 1
+        return
     try:
         # No lock, in the order that makes it safe (set operations are
         # atomic): a sender marks the thread in _sending, then looks in
@@ -103,8 +108,15 @@ def shield_dropping() -> None:
 
 
 def unshield() -> None:
-    """End the calling thread's :func:`shield`."""
-    _shielded.discard(threading.get_ident())
+    """End the calling thread's innermost :func:`shield`."""
+    me = threading.get_ident()
+    depth = _nested.get(me, 0)
+    if depth > 1:
+        _nested[me] = depth - 1
+    elif depth:
+        del _nested[me]
+    else:
+        _shielded.discard(me)
 
 
 def _traced() -> bool:
