@@ -55,8 +55,9 @@ def _command(args: list[str]) -> int:
         return 0 if args else 2
     if args[0] in ("-V", "--version"):
         from .. import __version__
+        from .._core._compiled import form
 
-        print(f"greenabc {__version__} (Python {sys.version.split()[0]})")
+        print(f"greenabc {__version__}, core {form()} (Python {sys.version.split()[0]})")
         return 0
     command, rest = args[0], args[1:]
     if command not in COMMANDS:

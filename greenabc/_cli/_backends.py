@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from .._core._compiled import form
 from .._core._registry import INSTALL_HINTS, available_backends, get_backend
 from . import parser as cli_parser
 
@@ -24,7 +25,7 @@ def main(argv: list[str]) -> int:
 def run(args: argparse.Namespace) -> int:
     names = available_backends()
     missing = {n: f"pip install {d}" for n, d in INSTALL_HINTS.items() if n not in names}
-    report: dict[str, Any] = {"available": names, "not_installed": missing}
+    report: dict[str, Any] = {"core": form(), "available": names, "not_installed": missing}
     capabilities: dict[str, dict[str, object]] = {}
     broken: dict[str, str] = {}
     if args.capabilities:
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return code
+    print(f"core: {form()}")
     for name in names:
         print(f"{name} (broken: {broken[name]})" if name in broken else name)
         for key, value in capabilities.get(name, {}).items():

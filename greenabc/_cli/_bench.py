@@ -189,7 +189,8 @@ def _show(console: Any, result: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(
-        title=f"greenabc on {result['backend']} vs the raw engine"
+        title=f"greenabc ({result.get('versions', {}).get('greenabc core', '?')} core)"
+        f" on {result['backend']} vs the raw engine"
         f" - median of {result['rounds']} rounds; ratio = greenabc / contender, per round",
         title_justify="left",
     )

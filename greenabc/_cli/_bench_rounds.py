@@ -120,7 +120,9 @@ def versions(
     import importlib.metadata as md
     import platform
 
-    found = {"python": platform.python_version()}
+    from .._core._compiled import form
+
+    found = {"python": platform.python_version(), "greenabc core": form()}
     for dist in dists:
         with contextlib.suppress(md.PackageNotFoundError):
             found[dist] = md.version(dist)

@@ -44,6 +44,7 @@ from operator import itemgetter
 from typing import Any
 
 from ..interfaces import Cancellable, Engine, SyncLock
+from ._compiled import mypyc_attr
 
 logger = logging.getLogger("greenabc")
 
@@ -66,6 +67,7 @@ _when = itemgetter(0)
 _ceil = math.ceil
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class DeadlineHeap:
     """Call ``fn(*args)`` at ``when`` (a ``monotonic()`` value), soonest
     first, never early; whatever a call raises is logged, and the rest of

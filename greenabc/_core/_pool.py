@@ -71,15 +71,15 @@ class EnginePool:
     def __init__(
         self,
         engine: Engine,
-        size: int,
+        size: object,  # the arguments users pass are checked here (typed in interfaces)
         backend_name: str,
         *,
         deadlines: DeadlineHeap | None = None,
         max_idle: int | None = None,
-        grace: float = DEFAULT_GRACE,
+        grace: object = DEFAULT_GRACE,
         announce: bool = True,
     ) -> None:
-        check_size(size)
+        size = check_size(size)
         self.grace = check_optional_seconds(grace, "grace")
         self._engine = engine
         self._deadlines: DeadlineHeap = Deadlines(engine) if deadlines is None else deadlines
@@ -129,10 +129,10 @@ class EnginePool:
         callback: Callable[[T], object] | None = None,
         error_callback: Callable[[BaseException], object] | None = None,
         accept_callback: Callable[[Task[T]], object] | None = None,
-        timeout: float | None = None,
-        soft_timeout: float | None = None,
+        timeout: object = None,
+        soft_timeout: object = None,
         timeout_callback: Callable[[BaseException], object] | None = None,
-        soft_timeout_exc: type[BaseException] = SoftTimeout,
+        soft_timeout_exc: object = SoftTimeout,
         soft_timeout_callback: Callable[[Task[T]], object] | None = None,
     ) -> Task[T]:
         """Accept ``fn(*args, **kwargs)``; blocks while the pool is full.
@@ -148,15 +148,16 @@ class EnginePool:
         """
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}: {fn!r}")
+        hard = soft = None
         if timeout is not None or soft_timeout is not None:
-            timeout = check_optional_seconds(timeout, "timeout")
-            soft_timeout = check_optional_seconds(soft_timeout, "soft_timeout")
-            if soft_timeout_exc is not SoftTimeout and not (
-                isinstance(soft_timeout_exc, type) and issubclass(soft_timeout_exc, BaseException)
-            ):
-                raise TypeError(
-                    f"soft_timeout_exc must be an exception class, got {soft_timeout_exc!r}"
-                )
+            hard = check_optional_seconds(timeout, "timeout")
+            soft = check_optional_seconds(soft_timeout, "soft_timeout")
+        if soft_timeout_exc is not SoftTimeout and not (
+            isinstance(soft_timeout_exc, type) and issubclass(soft_timeout_exc, BaseException)
+        ):
+            raise TypeError(
+                f"soft_timeout_exc must be an exception class, got {soft_timeout_exc!r}"
+            )
         if self._closed:
             raise PoolClosed(f"{self!r} is closed: create a new pool to run more work")
         task: Task[T] = Task(
@@ -168,8 +169,8 @@ class EnginePool:
             callback,
             error_callback,
             accept_callback,
-            timeout,
-            soft_timeout,
+            hard,
+            soft,
             timeout_callback,
             soft_timeout_exc,
             soft_timeout_callback,
@@ -316,19 +317,20 @@ class EnginePool:
                             self._failed += 1
                         elif outcome is TIMED_OUT:
                             self._timed_out += 1
-                        announce = self._release(task, outcome is not None)
-                        if announce:
-                            break
-                        # _idle_or_leave(), inlined: the common case
-                        if self._workers > self._size or self._idle >= self._max_idle:
-                            self._workers -= 1
-                            return False
-                        self._idle += 1
-                        return True
-                self._engine.checkpoint()  # one sent before FINISHING is raised here at the latest
+                        if not self._release(task, outcome is not None):
+                            # _idle_or_leave(), inlined: the common case
+                            if self._workers > self._size or self._idle >= self._max_idle:
+                                self._workers -= 1
+                                return False
+                            self._idle += 1
+                            return True
+                if not settled:  # one sent before FINISHING is raised here at the latest
+                    self._engine.checkpoint()
             except BaseException:
                 if settled:
                     raise
+            if settled:  # its listeners still to hear
+                break
             drained = True
         # The slot is free already, so a callback may spawn on this pool;
         # join() still waits for the callbacks.
@@ -472,27 +474,27 @@ class EnginePool:
         for _ in range(count):
             yield done.get().get()
 
-    def join(self, timeout: float | None = None) -> bool:
+    def join(self, timeout: object = None) -> bool:
         """Wait until no task is running (``None``: unbounded); True if none is.
         Called from one of the pool's own tasks, it waits for the others."""
-        timeout = check_optional_seconds(timeout, "timeout")
+        limit = check_optional_seconds(timeout, "timeout")
         me = current_task()
         own = 1 if me is not None and me._pool is self and me.running() else 0
         with self._lock:
-            if self._busy <= own or timeout == 0:
+            if self._busy <= own or limit == 0:
                 return self._busy <= own
             waiter = (self._engine.core_event(), own)
             self._join_events.append(waiter)
-        if not waiter[0].wait(timeout):
+        if not waiter[0].wait(limit):
             with self._lock:  # timed out: leave nothing behind (join(0.01) in a loop)
                 if waiter in self._join_events:
                     self._join_events.remove(waiter)
         return self._busy <= own
 
-    def resize(self, size: int) -> None:
+    def resize(self, size: object) -> None:
         """Change the number of tasks run at once; growing wakes blocked spawns
         at once, shrinking takes effect as running tasks finish."""
-        check_size(size)
+        size = check_size(size)
         with self._lock:
             if self._closed:
                 raise PoolClosed(f"{self!r} is closed: it cannot be resized")
@@ -509,24 +511,24 @@ class EnginePool:
                 self._debt -= taken
                 self._free -= taken
 
-    def kill(self, timeout: float | None = None, *, reason: str | None = None) -> bool:
+    def kill(self, timeout: object = None, *, reason: str | None = None) -> bool:
         """Kill every accepted task (``TaskKilled`` says *reason*); wait up
         to *timeout* (``None``: unbounded) for them to stop. The pool stays
         open. True if all stopped."""
-        timeout = check_optional_seconds(timeout, "timeout")
+        limit = check_optional_seconds(timeout, "timeout")
         with self._lock:
             tasks = list(self._active.values())
         for task in tasks:
             self._kill_task(task, reason)
-        return self.join(timeout)
+        return self.join(limit)
 
-    def close(self, timeout: float | None = None) -> bool:
+    def close(self, timeout: object = None) -> bool:
         """Stop accepting work, wait up to *timeout* (``None``: unbounded) for
         running tasks, kill the rest, and stop the workers. True if everything
         finished before the deadline. Returns within *timeout* + ``KILL_GRACE``
         (plus the kills' error callbacks); tasks that have not stopped by then
         are logged and go on being interrupted until they end."""
-        timeout = check_optional_seconds(timeout, "timeout")
+        limit = check_optional_seconds(timeout, "timeout")
         with self._lock:
             if self._closed:
                 return not self._busy
@@ -535,7 +537,7 @@ class EnginePool:
                 self._waiters.popleft().set()
         if self._announce:
             signals.pool_preshutdown.send(self)
-        clean = self.join(timeout)
+        clean = self.join(limit)
         if not clean and not self.kill(KILL_GRACE, reason=f"{self!r} closed before it ended"):
             with self._lock:
                 stuck = [t for t in self._active.values() if t.running()]

@@ -168,9 +168,9 @@ class Task(Generic[T]):
         """True while a worker runs the task's function."""
         return self._state == RUNNING
 
-    def wait(self, timeout: float | None = None) -> bool:
+    def wait(self, timeout: object = None) -> bool:  # checked here, typed in interfaces
         """Wait until the outcome is known; True if it is. ``None``: unbounded."""
-        timeout = check_optional_seconds(timeout, "timeout")
+        limit = check_optional_seconds(timeout, "timeout")
         if self._outcome is not None:
             return True
         pool = self._pool
@@ -180,16 +180,17 @@ class Task(Generic[T]):
             if self._done_event is None:
                 self._done_event = pool._engine.core_event()
             event = self._done_event
-        return bool(event.wait(timeout)) or self._outcome is not None
+        return bool(event.wait(limit)) or self._outcome is not None
 
-    def get(self, timeout: float | None = None) -> T:
+    def get(self, timeout: object = None) -> T:
         """The result, or the task's exception re-raised (``TaskKilled`` /
         ``TaskTimedOut`` when it was killed / timed out). Raises
         ``TimeoutExpired`` if not ready within *timeout*; ``None``: unbounded."""
-        if timeout is not None:
-            timeout = check_optional_seconds(timeout, "timeout")
-        if self._outcome is None and not self.wait(timeout):
-            raise TimeoutExpired(f"task {self.id} not ready within {timeout:g} s")
+        if self._outcome is None:
+            limit = check_optional_seconds(timeout, "timeout")
+            if not self.wait(limit):
+                assert limit is not None
+                raise TimeoutExpired(f"task {self.id} not ready within {limit:g} s")
         if self._outcome == SUCCESS:
             return self._value  # type: ignore[no-any-return]
         try:

@@ -37,7 +37,7 @@ class EngineTimeout:
         "seconds",
     )
 
-    def __init__(self, engine: Engine, deadlines: DeadlineHeap, seconds: float | None) -> None:
+    def __init__(self, engine: Engine, deadlines: DeadlineHeap, seconds: object) -> None:
         self._engine = engine
         self._deadlines = deadlines  # the backend's heap
         self._lock = deadlines.lock  # guards fire against exit

@@ -1,0 +1,111 @@
+"""Which form of the core runs: its hot modules compiled by mypyc, or the
+Python sources they are compiled from.
+
+The build (``hatch_build.py``) compiles :data:`COMPILED` where it finds a C
+compiler and records the hash of each source it compiled in ``_build.json``
+beside them; without a compiler, or with ``GREENABC_PURE_PYTHON=1``, it
+builds pure Python. ``GREENABC_PURE_PYTHON=1`` at run time imports the
+sources even where compiled modules sit beside them (as gevent's
+``PURE_PYTHON``): what CI uses to test both forms from one install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+#: The modules of ``greenabc._core`` that the build compiles: those a
+#: task, a timer and a timeout scope run through (the callgrind profile).
+COMPILED = ("_deadlines", "_outcome", "_pool", "_task", "_timeout")
+#: Set (to anything but "" or "0") to run the Python sources.
+PURE_PYTHON_ENV = "GREENABC_PURE_PYTHON"
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD_RECORD = os.path.join(_HERE, "_build.json")
+
+if TYPE_CHECKING:
+    from mypy_extensions import mypyc_attr as mypyc_attr
+else:
+
+    def mypyc_attr(*attrs: str, **kwattrs: object) -> Any:
+        """mypyc reads this decorator at compile time; at run time it is a no-op
+        (so that mypy_extensions is not a dependency)."""
+        return lambda cls: cls
+
+
+def pure_python_requested() -> bool:
+    return os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0")
+
+
+class _SourcesFirst(importlib.abc.MetaPathFinder):
+    """Import the compiled modules from their ``.py`` sources."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        package, _, module = fullname.rpartition(".")
+        if package != __package__ or module not in COMPILED:
+            return None
+        return importlib.util.spec_from_file_location(fullname, os.path.join(_HERE, module + ".py"))
+
+
+def _source_hash(module: str) -> str:
+    with open(os.path.join(_HERE, module + ".py"), "rb") as source:
+        return hashlib.sha256(source.read()).hexdigest()
+
+
+def _build_record() -> dict[str, Any]:
+    try:
+        with open(BUILD_RECORD, encoding="utf-8") as record:
+            found: dict[str, Any] = json.load(record)
+            return found
+    except (OSError, ValueError):
+        return {}
+
+
+def form() -> str:
+    """``"compiled (mypyc ...)"`` or ``"pure Python"`` and why: for
+    ``greenabc --version``, ``greenabc backends`` and ``greenabc bench``."""
+    from . import _pool
+
+    if not (_pool.__file__ or "").endswith(".py"):
+        return f"compiled ({_build_record().get('compiler', 'mypyc')})"
+    if pure_python_requested():
+        return f"pure Python ({PURE_PYTHON_ENV}=1)"
+    return "pure Python"
+
+
+def stale_modules() -> list[str]:
+    """Compiled modules whose source changed since the build (an editable
+    install whose sources were edited): they run the old code."""
+    sources = _build_record().get("sources", {})
+    return [name for name, digest in sources.items() if _source_hash(name) != digest]
+
+
+def choose() -> None:
+    """Before the core is imported: the sources when asked for, and a
+    warning when compiled modules are older than their sources."""
+    if pure_python_requested():
+        if not any(isinstance(f, _SourcesFirst) for f in sys.meta_path):
+            sys.meta_path.insert(0, _SourcesFirst())
+        return
+    if os.path.exists(BUILD_RECORD):
+        stale = stale_modules()
+        if stale:
+            warnings.warn(
+                f"greenabc: the compiled {', '.join(stale)} of greenabc._core run code older"
+                " than the sources beside them, which changed after the build: rebuild"
+                f" (pip install -e . in the checkout) or set {PURE_PYTHON_ENV}=1 to run the"
+                " sources",
+                RuntimeWarning,
+                stacklevel=2,
+            )

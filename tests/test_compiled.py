@@ -1,0 +1,155 @@
+"""The two forms of the core: compiled by mypyc, or its Python sources.
+
+Which one runs is said by ``greenabc --version``; ``GREENABC_PURE_PYTHON=1``
+chooses the sources at run time; a compiled module built from other sources
+than those beside it is reported; and a machine without a C compiler builds
+a pure-Python wheel that works.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import shutil
+import subprocess
+import sys
+import weakref
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import greenabc
+from greenabc._core import _compiled
+
+ROOT = Path(__file__).resolve().parent.parent
+#: What a wheel is built from (the rest of the checkout is not needed).
+SOURCES = ("greenabc", "hatch_build.py", "pyproject.toml", "README.md", "LICENSE")
+
+
+def _python(code: str, **env: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+FILES = (
+    "import importlib, greenabc._core._compiled as c;"
+    " print(sorted(importlib.import_module(f'greenabc._core.{m}').__file__.rsplit('.', 1)[-1]"
+    " for m in c.COMPILED))"
+)
+VERSION = "from greenabc._cli import main; main(['--version'])"
+
+
+def test_pure_python_switch_runs_every_compiled_module_from_its_source() -> None:
+    suffixes = _python(FILES, GREENABC_PURE_PYTHON="1")
+    assert suffixes == str(["py"] * len(_compiled.COMPILED))
+    version = _python(VERSION, GREENABC_PURE_PYTHON="1")
+    assert "core pure Python (GREENABC_PURE_PYTHON=1)" in version
+
+
+def test_version_says_which_form_runs() -> None:
+    env = {"GREENABC_PURE_PYTHON": ""}
+    suffixes = _python(FILES, **env)
+    version = _python(VERSION, **env)
+    if suffixes == str(["py"] * len(_compiled.COMPILED)):
+        assert "core pure Python" in version, version
+    else:
+        assert "py" not in suffixes, f"a part of the core is compiled, a part not: {suffixes}"
+        assert "core compiled (mypyc" in version, version
+
+
+def test_compiled_modules_older_than_their_sources_are_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = tmp_path / "_build.json"
+    record.write_text(json.dumps({"compiler": "mypyc", "sources": {"_pool": "0" * 64}}))
+    monkeypatch.setattr(_compiled, "BUILD_RECORD", str(record))
+    monkeypatch.delenv(_compiled.PURE_PYTHON_ENV, raising=False)
+    assert _compiled.stale_modules() == ["_pool"]
+    with pytest.warns(RuntimeWarning, match=r"compiled _pool .* rebuild \(pip install -e \."):
+        _compiled.choose()
+
+
+def test_a_build_record_of_these_sources_reports_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    digests = {name: _compiled._source_hash(name) for name in _compiled.COMPILED}
+    record = tmp_path / "_build.json"
+    record.write_text(json.dumps({"compiler": "mypyc", "sources": digests}))
+    monkeypatch.setattr(_compiled, "BUILD_RECORD", str(record))
+    assert _compiled.stale_modules() == []
+
+
+def _noop() -> None:
+    return None
+
+
+def test_a_dead_tasks_weak_references_die_with_it() -> None:
+    # mypyc never clears a native object's weakrefs: the build adds it
+    # (hatch_build.py); without it this reads freed memory.
+    called = []
+    with greenabc.get_backend("threads").create_pool(2) as pool:
+        task = pool.spawn(_noop)
+        task.get(10)
+        ref = weakref.ref(task, called.append)
+    del task
+    gc.collect()
+    assert ref() is None
+    assert called == [ref]
+
+
+def _wheel(tmp_path: Path, **env: str) -> Path:
+    """Build a wheel of a copy of the checkout (a build cleans what it
+    compiled in place: the checkout's own must stay)."""
+    tree = tmp_path / "src"
+    for name in SOURCES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(
+                source, tree / name, ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.pyd")
+            )
+        else:
+            tree.mkdir(exist_ok=True)
+            shutil.copy2(source, tree / name)
+    out = tmp_path / "dist"
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(tree)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (wheel,) = out.glob("*.whl")
+    return wheel
+
+
+@pytest.mark.timeout(600)
+def test_without_a_c_compiler_the_wheel_is_pure_python(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, CC="/nonexistent/cc", GREENABC_PURE_PYTHON="")
+    assert wheel.name.endswith("-py3-none-any.whl"), wheel.name
+    names = zipfile.ZipFile(wheel).namelist()
+    assert not [n for n in names if n.endswith((".so", ".pyd"))]
+    assert "greenabc/_core/_pool.py" in names
+
+
+@pytest.mark.timeout(600)
+def test_with_a_c_compiler_the_wheel_carries_the_compiled_core(tmp_path: Path) -> None:
+    if _compiled.pure_python_requested() or not shutil.which("cc"):
+        pytest.skip("no C compiler here, or GREENABC_PURE_PYTHON is set: the pure form is tested")
+    wheel = _wheel(tmp_path, GREENABC_REQUIRE_COMPILED="1")
+    assert "-py3-none-any" not in wheel.name, wheel.name
+    names = zipfile.ZipFile(wheel).namelist()
+    compiled = {n.split("/")[-1].split(".")[0] for n in names if n.endswith((".so", ".pyd"))}
+    assert compiled >= set(_compiled.COMPILED), compiled
+    assert "greenabc/_core/_build.json" in names
+    assert "greenabc/_core/_pool.py" in names  # the sources too, for GREENABC_PURE_PYTHON
