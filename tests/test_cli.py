@@ -213,7 +213,11 @@ def test_kit_default_timeout_fails_a_test_that_hangs(run_python: RunPython, tmp_
 def test_version() -> None:
     result = greenabc_cli("--version")
     assert result.returncode == 0
-    assert re.fullmatch(r"greenabc \d+\.\d+\.\d+\S* \(Python 3\.\d+\.\d+\S*\)\n", result.stdout)
+    assert re.fullmatch(
+        r"greenabc \d+\.\d+\.\d+\S*, core (compiled \(mypyc [\d.]+\)|pure Python[^\n]*)"
+        r" \(Python 3\.\d+\.\d+\S*\)\n",
+        result.stdout,
+    ), result.stdout
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ def test_quick_bench_shows_a_table(backend: str) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert f"greenabc on {backend} vs the raw engine" in out
+    assert re.search(r"core:\s+(compiled\s+\(mypyc|pure\s+Python)", out), out  # which form ran
     assert "spawn+complete" in out
     assert "timers" in out
     assert "Traceback" not in result.stderr

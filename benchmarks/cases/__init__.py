@@ -31,8 +31,9 @@ def extend(suite: Any) -> None:
     executor.add(suite, small)
     if suite.backend.name == "threads":
         floor.add(suite, suite.sizes.tasks)
-        # Where greenabc's bound costs (2 workers) and where reuse pays most (32).
-        for workers in (2, 32):
+        # Where greenabc's bound costs (2 workers), where reuse pays most (32),
+        # and issue 19's ThreadPoolExecutor(64).
+        for workers in (2, 32, 64):
             suite.add_spawn("spawn", workers, f"spawn_{workers}_workers")
     primitives.add(suite)
     memory.add(suite)

@@ -189,9 +189,9 @@ def _show(console: Any, result: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(
-        title=f"greenabc ({result.get('versions', {}).get('greenabc core', '?')} core)"
-        f" on {result['backend']} vs the raw engine"
-        f" - median of {result['rounds']} rounds; ratio = greenabc / contender, per round",
+        title=f"greenabc on {result['backend']} vs the raw engine"
+        f" - median of {result['rounds']} rounds; ratio = greenabc / contender, per round;"
+        f" core: {result.get('versions', {}).get('greenabc core', '?')}",
         title_justify="left",
     )
     for column in ("case", "contender", "greenabc", "contender ", "ratio (min-max)"):

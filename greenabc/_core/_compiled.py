@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 #: The modules of ``greenabc._core`` that the build compiles: those a
 #: task, a timer and a timeout scope run through (the callgrind profile).
-COMPILED = ("_deadlines", "_outcome", "_pool", "_task", "_timeout")
+COMPILED = ("_deadlines", "_outcome", "_pool", "_task", "_timeout", "_timer")
 #: Set (to anything but "" or "0") to run the Python sources.
 PURE_PYTHON_ENV = "GREENABC_PURE_PYTHON"
 
@@ -85,10 +85,11 @@ def form() -> str:
 
 
 def stale_modules() -> list[str]:
-    """Compiled modules whose source changed since the build (an editable
-    install whose sources were edited): they run the old code."""
-    sources = _build_record().get("sources", {})
-    return [name for name, digest in sources.items() if _source_hash(name) != digest]
+    """The modules of :data:`COMPILED` that the last build did not compile
+    from the sources beside them (an editable install whose sources were
+    edited, or whose list grew): they run old code, or none compiled."""
+    built = _build_record().get("sources", {})
+    return [name for name in COMPILED if built.get(name) != _source_hash(name)]
 
 
 def choose() -> None:
@@ -102,10 +103,9 @@ def choose() -> None:
         stale = stale_modules()
         if stale:
             warnings.warn(
-                f"greenabc: the compiled {', '.join(stale)} of greenabc._core run code older"
-                " than the sources beside them, which changed after the build: rebuild"
-                f" (pip install -e . in the checkout) or set {PURE_PYTHON_ENV}=1 to run the"
-                " sources",
+                f"greenabc: the compiled core does not match its sources ({', '.join(stale)}"
+                " changed, or were not compiled, since the build): rebuild (pip install -e ."
+                f" in the checkout) or set {PURE_PYTHON_ENV}=1 to run the sources",
                 RuntimeWarning,
                 stacklevel=2,
             )
