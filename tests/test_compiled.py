@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import weakref
 import zipfile
 from pathlib import Path
@@ -142,6 +143,31 @@ def test_without_a_c_compiler_the_wheel_is_pure_python(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert not [n for n in names if n.endswith((".so", ".pyd"))]
     assert "greenabc/_core/_pool.py" in names
+    # Installed alone, it runs and says what it is.
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), wheel],
+        check=True,
+        timeout=120,
+    )
+    code = (
+        "import greenabc, greenabc._cli as c; print(greenabc.__file__);"
+        " greenabc.spawn(abs, -1).get(10); c.main(['-V'])"
+    )
+    # -S: no .pth file, so not the checkout's editable greenabc; its
+    # dependencies from this environment's site-packages.
+    path = os.pathsep.join([str(target), sysconfig.get_paths()["purelib"]])
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        cwd=tmp_path,  # not the checkout's directory either
+        env={**os.environ, "PYTHONPATH": path, "GREENABC_PURE_PYTHON": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert out.startswith(str(target)), out  # this wheel's greenabc, not the checkout's
+    assert ", core pure Python (Python" in out, out
 
 
 @pytest.mark.timeout(600)
