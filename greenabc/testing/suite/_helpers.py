@@ -57,6 +57,16 @@ class Counter:
             self.now -= 1
 
 
+class BurstHTTPServer(http.server.ThreadingHTTPServer):
+    """A threading HTTP server whose listen backlog takes a burst of
+    clients: socketserver's default of 5 drops connections when accepting
+    lags (a loaded machine), and each client then waits out TCP's
+    retransmit, seconds, or its own timeout."""
+
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class SlowHandler(http.server.BaseHTTPRequestHandler):
     """Answers each GET with its own path after ``delay`` seconds (a slow
     backend service); subclass with another ``delay``."""

@@ -5,7 +5,6 @@ code, green libraries (requests, redis-py) awaited from asyncio."""
 from __future__ import annotations
 
 import asyncio
-import http.server
 import shutil
 import socket
 import tempfile
@@ -125,8 +124,7 @@ class SlowHandler(_helpers.SlowHandler):
 @pytest.fixture
 def http_url(greenabc_backend: greenabc.Backend) -> Iterator[str]:
     """An HTTP server on the backend (green threads once patched)."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
-    server.daemon_threads = True
+    server = _helpers.BurstHTTPServer(("127.0.0.1", 0), SlowHandler)
     serving = greenabc_backend.spawn(server.serve_forever, 0.05)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import http.server
 import resource
 import socket
 import threading
@@ -107,14 +106,9 @@ class SlowHandler(_helpers.SlowHandler):
     delay = SERVER_DELAY
 
 
-class SlowServer(http.server.ThreadingHTTPServer):
-    request_queue_size = REQUESTS + 50  # socketserver's default backlog is 5
-    daemon_threads = True
-
-
 @pytest.fixture
 def slow_server() -> Iterator[str]:
-    server = SlowServer(("127.0.0.1", 0), SlowHandler)
+    server = _helpers.BurstHTTPServer(("127.0.0.1", 0), SlowHandler)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
