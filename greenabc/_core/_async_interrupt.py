@@ -31,10 +31,20 @@ ASYNC_INTERRUPTS = _set_async_exc is not None
 
 _TRACING_STALLS = sys.version_info[:2] == (3, 11)
 #: Where a thread stands when it may be blocked in C (a call, a ``with``'s
-#: __enter__, an iterator): not a moment to leave it an interrupt under a tracer.
+#: __enter__, or its __exit__ with an exception, an iterator): not a moment to
+#: leave it an interrupt under a tracer. (A compiled __exit__, the core's
+#: timeout scope's, waits for a lock in C when a stalled sender holds it.)
 _MAY_BLOCK = frozenset(
     dis.opmap[name]
-    for name in ("CALL", "PRECALL", "CALL_FUNCTION_EX", "BEFORE_WITH", "GET_ITER", "FOR_ITER")
+    for name in (
+        "CALL",
+        "PRECALL",
+        "CALL_FUNCTION_EX",
+        "BEFORE_WITH",
+        "WITH_EXCEPT_START",
+        "GET_ITER",
+        "FOR_ITER",
+    )
     if name in dis.opmap
 )
 #: Under a tracer on 3.11, an interrupt still waiting on a thread in C after

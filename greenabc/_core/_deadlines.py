@@ -41,30 +41,31 @@ from collections.abc import Callable
 from heapq import heapify, heappop, heappush
 from itertools import count
 from operator import itemgetter
-from typing import Any
+from typing import Any, Final
 
 from ..interfaces import Cancellable, Engine, SyncLock
 from ._compiled import mypyc_attr
 
-logger = logging.getLogger("greenabc")
+logger: Final = logging.getLogger("greenabc")
 
 #: Buckets per second.
-TICKS = 1000
+TICKS: Final = 1000
 #: A killed or timed-out task, and an expired scope whose block caught its
 #: interrupt, are interrupted again this often until they end.
-REINTERRUPT_INTERVAL = 0.01
+REINTERRUPT_INTERVAL: Final = 0.01
 #: Stale entries tolerated beyond the live ones before the buckets are rebuilt.
-STALE_SLACK = 256
+STALE_SLACK: Final = 256
 #: Entries filed without the lock wait in the inbox at most until this many
 #: pile up (or until the driver wakes).
-INBOX_LIMIT = 256
+INBOX_LIMIT: Final = 256
 
 #: ``entry[1]``: in a bucket, or out of it (never filed, or taken out for firing).
-_FILED, _OUT = 1, 0
+_FILED: Final = 1
+_OUT: Final = 0
 
 Entry = list[Any]  # [when, state, fn, args]: see the module docstring
-_when = itemgetter(0)
-_ceil = math.ceil
+_when: Final = itemgetter(0)
+_ceil: Final = math.ceil
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)

@@ -19,7 +19,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from typing_extensions import Self
 
@@ -62,7 +62,7 @@ UNRESPONSIVE_AFTER = 1.0
 #: before it kills them (``grace=`` changes it).
 DEFAULT_GRACE = 10.0
 
-_ids = itertools.count(1)
+_ids: Final = itertools.count(1)
 
 
 class EnginePool:
@@ -281,7 +281,10 @@ class EnginePool:
         try:
             if task.accept_callback is not None:
                 call_logged("accept_callback", task.accept_callback, task)
-            value = task.fn(*task.args, **task.kwargs)
+            if task.kwargs is _NO_KWARGS:  # no dict to copy for the call
+                value = task.fn(*task.args)
+            else:
+                value = task.fn(*task.args, **task.kwargs)
             ok = True
         except BaseException as exc:  # an interrupt too: the outcome is decided below
             value = exc

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from ._deadlines import REINTERRUPT_INTERVAL
 from ._exceptions import Interrupt, SoftTimeout, TaskTimedOut, TimeoutExpired
@@ -32,20 +32,27 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-logger = logging.getLogger("greenabc")
+logger: Final = logging.getLogger("greenabc")
 
-QUEUED, RUNNING, FINISHING, RELEASED = 0, 1, 2, 3
-SUCCESS, FAILURE, TIMED_OUT, KILLED = "success", "failure", "timed out", "killed"
-PENDING = "pending"  # _finish: an interrupt may be pending, drain it first
+# Final: constants to mypyc (no module-dict look-up where the core is compiled).
+QUEUED: Final = 0
+RUNNING: Final = 1
+FINISHING: Final = 2
+RELEASED: Final = 3
+SUCCESS: Final = "success"
+FAILURE: Final = "failure"
+TIMED_OUT: Final = "timed out"
+KILLED: Final = "killed"
+PENDING: Final = "pending"  # _finish: an interrupt may be pending, drain it first
 
 #: What a released task's ``kwargs`` becomes (shared: never mutated).
-_NO_KWARGS: dict[str, Any] = {}
+_NO_KWARGS: Final[dict[str, Any]] = {}
 
 #: The task the calling code runs in. Each green thread and each OS thread has
 #: a context of its own, so this works on every engine without asking one. A
 #: worker sets it once, to a cell it then stores each task into: a store costs
 #: far less than setting a context variable twice per task.
-_current: ContextVar[list[Task[Any] | None]] = ContextVar("greenabc_current_task")
+_current: Final[ContextVar[list[Task[Any] | None]]] = ContextVar("greenabc_current_task")
 
 
 def current_task() -> Task[Any] | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from operator import itemgetter
-from typing import Any
+from typing import Any, Final
 
 from ..interfaces import Engine, TimerEntry
 from ._deadlines import DeadlineHeap
@@ -26,9 +26,9 @@ from ._exceptions import GreenabcError
 from ._timer_entry import EngineTimerEntry
 from ._validate import check_seconds
 
-logger = logging.getLogger("greenabc")
+logger: Final = logging.getLogger("greenabc")
 
-_by_deadline = itemgetter(0)
+_by_deadline: Final = itemgetter(0)
 
 
 def _not_callable(fn: object) -> TypeError:
@@ -52,16 +52,21 @@ class EngineTimer:
         """The entries still to fire (a repeating one counts once)."""
         return len(self._pending())
 
+    # The numbers users pass are typed object here and checked (their types
+    # are in interfaces.Timer): compiled, a float annotation would be checked
+    # by mypyc first, with its own message.
     def call_after(
-        self, delay: float, fn: Callable[..., object], /, *args: Any
+        self, delay: object, fn: Callable[..., object], /, *args: Any
     ) -> EngineTimerEntry:
         """Call ``fn(*args)`` once, *delay* seconds from now."""
         # The hot path: _schedule() inlined for a one-shot entry.
-        if not (type(delay) is float or type(delay) is int) or not 0 <= delay < 1e12:
-            delay = check_seconds(delay, "delay")
+        if type(delay) is float and 0.0 <= delay < 1e12:
+            seconds = delay
+        else:
+            seconds = check_seconds(delay, "delay")
         if not callable(fn):
             raise _not_callable(fn)
-        entry = EngineTimerEntry((self._engine.monotonic() + delay, 0, fn, args))
+        entry = EngineTimerEntry((self._engine.monotonic() + seconds, 0, fn, args))
         entry._timer = self
         entry.cancelled = False
         entry.interval = None
@@ -73,19 +78,19 @@ class EngineTimer:
             raise _stopped_error()
         return entry
 
-    def call_at(self, when: float, fn: Callable[..., object], /, *args: Any) -> EngineTimerEntry:
+    def call_at(self, when: object, fn: Callable[..., object], /, *args: Any) -> EngineTimerEntry:
         """Call ``fn(*args)`` once at *when*, a ``time.monotonic()`` value (at
         once if it is past)."""
         return self._schedule(check_seconds(when, "when"), fn, args, None)
 
     def call_repeatedly(
-        self, interval: float, fn: Callable[..., object], /, *args: Any
+        self, interval: object, fn: Callable[..., object], /, *args: Any
     ) -> EngineTimerEntry:
         """Call ``fn(*args)`` every *interval* seconds until cancelled."""
-        interval = check_seconds(interval, "interval")
-        if interval == 0:
+        every = check_seconds(interval, "interval")
+        if every == 0:
             raise ValueError("interval must be > 0: a zero interval would spin the scheduler")
-        return self._schedule(self._engine.monotonic() + interval, fn, args, interval)
+        return self._schedule(self._engine.monotonic() + every, fn, args, every)
 
     def _schedule(
         self,
