@@ -31,6 +31,9 @@ CORE = Path("greenabc", "_core")
 #: library for the group (``greenabc/_core__mypyc...``).
 ARTIFACTS = ("greenabc/_core/*.so", "greenabc/_core/*.pyd", "greenabc/_core__mypyc*")
 RECORD = "greenabc/_core/_build.json"
+#: Only an editable build writes it: greenabc then checks its sources against
+#: the record at import (a wheel's cannot change, and is not checked).
+EDITABLE = "greenabc/_core/_build_editable"
 
 # mypyc (1.x-2.x) sets up weak references for a native class with a Python
 # base (Task, a Generic) but never clears them when the object dies, so a
@@ -99,7 +102,7 @@ class CompiledCoreHook(BuildHookInterface):  # type: ignore[type-arg]
 
     def clean(self, versions: list[str]) -> None:
         root = Path(self.root)
-        for pattern in (*ARTIFACTS, RECORD):
+        for pattern in (*ARTIFACTS, RECORD, EDITABLE):
             for path in root.glob(pattern):
                 path.unlink()
 
@@ -122,6 +125,8 @@ class CompiledCoreHook(BuildHookInterface):  # type: ignore[type-arg]
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
         build_data["artifacts"].extend([*ARTIFACTS, RECORD])
+        if version == "editable":
+            Path(self.root, EDITABLE).write_text("", encoding="utf-8")
         self.app.display_info("greenabc: compiled the core with mypyc")
 
     def _compile(self) -> None:

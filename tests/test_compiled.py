@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import warnings
 import weakref
 import zipfile
 from pathlib import Path
@@ -77,6 +78,12 @@ def test_compiled_modules_built_from_other_sources_are_reported(
     monkeypatch.setattr(_compiled, "BUILD_RECORD", str(record))
     monkeypatch.delenv(_compiled.PURE_PYTHON_ENV, raising=False)
     assert _compiled.stale_modules() == ["_pool", "_task"]
+    editable = tmp_path / "_build_editable"
+    monkeypatch.setattr(_compiled, "EDITABLE_RECORD", str(editable))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _compiled.choose()  # a wheel's sources cannot change: not checked at import
+    editable.write_text("")
     with pytest.warns(RuntimeWarning, match=r"\(_pool, _task changed.* \(pip install -e \."):
         _compiled.choose()
 
@@ -180,4 +187,5 @@ def test_with_a_c_compiler_the_wheel_carries_the_compiled_core(tmp_path: Path) -
     compiled = {n.split("/")[-1].split(".")[0] for n in names if n.endswith((".so", ".pyd"))}
     assert compiled >= set(_compiled.COMPILED), compiled
     assert "greenabc/_core/_build.json" in names
+    assert "greenabc/_core/_build_editable" not in names  # checked at import in a checkout only
     assert "greenabc/_core/_pool.py" in names  # the sources too, for GREENABC_PURE_PYTHON

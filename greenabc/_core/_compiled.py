@@ -11,17 +11,14 @@ sources even where compiled modules sit beside them (as gevent's
 
 from __future__ import annotations
 
-import hashlib
-import importlib.abc
-import importlib.machinery
-import importlib.util
-import json
 import os
 import sys
-import warnings
 from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
 
 #: The modules of ``greenabc._core`` that the build compiles: those a
 #: task, a timer and a timeout scope run through (the callgrind profile).
@@ -31,6 +28,8 @@ PURE_PYTHON_ENV = "GREENABC_PURE_PYTHON"
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD_RECORD = os.path.join(_HERE, "_build.json")
+#: Written beside it by an editable build: sources there may change after it.
+EDITABLE_RECORD = os.path.join(_HERE, "_build_editable")
 
 if TYPE_CHECKING:
     from mypy_extensions import mypyc_attr as mypyc_attr
@@ -46,24 +45,34 @@ def pure_python_requested() -> bool:
     return os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0")
 
 
-class _SourcesFirst(importlib.abc.MetaPathFinder):
-    """Import the compiled modules from their ``.py`` sources."""
+# Imports at the use: this module runs on every `import greenabc`
+# (importlib.abc alone costs ~15 ms), and most of it only for the CLI.
+
+
+class _SourcesFirst:
+    """A meta-path finder: the compiled modules from their ``.py`` sources."""
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
+    ) -> ModuleSpec | None:
         package, _, module = fullname.rpartition(".")
         if package != __package__ or module not in COMPILED:
             return None
-        return importlib.util.spec_from_file_location(fullname, os.path.join(_HERE, module + ".py"))
+        from importlib.util import spec_from_file_location
+
+        return spec_from_file_location(fullname, os.path.join(_HERE, module + ".py"))
 
 
 def _source_hash(module: str) -> str:
+    import hashlib
+
     with open(os.path.join(_HERE, module + ".py"), "rb") as source:
         return hashlib.sha256(source.read()).hexdigest()
 
 
 def _build_record() -> dict[str, Any]:
+    import json
+
     try:
         with open(BUILD_RECORD, encoding="utf-8") as record:
             found: dict[str, Any] = json.load(record)
@@ -99,9 +108,13 @@ def choose() -> None:
         if not any(isinstance(f, _SourcesFirst) for f in sys.meta_path):
             sys.meta_path.insert(0, _SourcesFirst())
         return
-    if os.path.exists(BUILD_RECORD):
+    # Only an editable install's sources can change after its build (the
+    # build writes the record only there): a wheel's import reads nothing.
+    if os.path.exists(EDITABLE_RECORD):
         stale = stale_modules()
         if stale:
+            import warnings
+
             warnings.warn(
                 f"greenabc: the compiled core does not match its sources ({', '.join(stale)}"
                 " changed, or were not compiled, since the build): rebuild (pip install -e ."
