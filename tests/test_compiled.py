@@ -116,6 +116,47 @@ def test_a_dead_tasks_weak_references_die_with_it() -> None:
     assert called == [ref]
 
 
+def _reads_typed_none() -> list[str]:
+    """Reads of a compiled class's attribute that mypy types ``None`` (an
+    ``X | None`` attribute after an ``is not None`` test that returned):
+    mypyc checks the value it reads against that type."""
+    from mypy import build
+    from mypy.modulefinder import BuildSource
+    from mypy.nodes import MemberExpr
+    from mypy.options import Options
+    from mypy.types import Instance, NoneType, get_proper_type
+
+    options = Options()
+    options.export_types = True
+    options.incremental = False
+    options.preserve_asts = True
+    sources = [
+        BuildSource(str(ROOT / "greenabc" / "_core" / f"{name}.py"), f"greenabc._core.{name}")
+        for name in _compiled.COMPILED
+    ]
+    types = build.build(sources, options).types
+    found: list[str] = []
+    for expr, typ in types.items():
+        if not isinstance(expr, MemberExpr):
+            continue
+        owner = get_proper_type(types.get(expr.expr))
+        if (
+            isinstance(owner, Instance)
+            and owner.type.module_name.startswith("greenabc._core.")
+            and isinstance(get_proper_type(typ), NoneType)
+        ):
+            found.append(f"{owner.type.module_name}:{expr.line} {owner.type.name}.{expr.name}")
+    return sorted(found)
+
+
+@pytest.mark.timeout(120)
+def test_no_compiled_read_of_an_attribute_is_typed_none() -> None:
+    # Task.wait re-read _outcome after testing it: typed None there, the
+    # compiled read raised "TypeError: None object expected; got str" once
+    # the task was decided (a gunicorn worker's shutdown died of it).
+    assert _reads_typed_none() == []
+
+
 def _wheel(tmp_path: Path, **env: str) -> Path:
     """Build a wheel of a copy of the checkout (a build cleans what it
     compiled in place: the checkout's own must stay)."""

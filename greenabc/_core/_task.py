@@ -178,16 +178,19 @@ class Task(Generic[T]):
     def wait(self, timeout: object = None) -> bool:  # checked here, typed in interfaces
         """Wait until the outcome is known; True if it is. ``None``: unbounded."""
         limit = check_optional_seconds(timeout, "timeout")
-        if self._outcome is not None:
+        # ready(), not self._outcome: after one `is not None` test mypy types
+        # the attribute None, and the compiled core's next read of it would
+        # raise TypeError once another task decided it.
+        if self.ready():
             return True
         pool = self._pool
         with pool._lock:
-            if self._outcome is not None:
+            if self.ready():
                 return True
             if self._done_event is None:
                 self._done_event = pool._engine.core_event()
             event = self._done_event
-        return bool(event.wait(limit)) or self._outcome is not None
+        return bool(event.wait(limit)) or self.ready()
 
     def get(self, timeout: object = None) -> T:
         """The result, or the task's exception re-raised (``TaskKilled`` /
