@@ -21,8 +21,8 @@ the worker's app; Celery's own green pools can use it too::
 
     app.steps["consumer"].add(RestoreUnacked)
 
-``install`` adds it, and the fixes of ``_broker_loss`` for a broker that
-goes away.
+``install`` adds it, the fixes of ``_broker_loss`` for a broker that goes
+away, and ``_atomic_fetch`` (a message taken is recorded unacked at once).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from typing import Any
 
 from celery import bootsteps
 
+from ._atomic_fetch import patch_fetch
 from ._broker_loss import patch_redis_transport
 
 __all__ = ["RestoreUnacked", "install"]
@@ -100,7 +101,9 @@ def _interval(options: dict[str, Any]) -> float:
 
 
 def install(app: Any) -> None:
-    """Add ``RestoreUnacked`` to *app*'s consumer steps (once), and fix what
-    a broker going away does to kombu's Redis transport (``_broker_loss``)."""
+    """Add ``RestoreUnacked`` to *app*'s consumer steps (once), fix what a
+    broker going away does to kombu's Redis transport (``_broker_loss``), and
+    take messages atomically (``_atomic_fetch``)."""
     app.steps["consumer"].add(RestoreUnacked)
     patch_redis_transport()
+    patch_fetch()
