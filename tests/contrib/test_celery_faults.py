@@ -112,7 +112,7 @@ def test_a_killed_workers_tasks_come_back(backend: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_broker_restart(backend: str, tmp_path: Path) -> None:
     """2 workers, 600 tasks of 50 ms, the broker stopped 1 s in and started
-    3 s later: every task runs but what was in flight, both workers stay."""
+    3 s later: every task runs, both workers stay."""
     case = Case("restart", backend, tasks=600, fault_at=1.0, down=3.0, finish=60, settle=0)
     check(run(case, tmp_path))
 
@@ -121,7 +121,7 @@ def test_a_broker_restart(backend: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_broker_down_for_long(backend: str, tmp_path: Path) -> None:
     """The broker down 8 s with tasks in flight: the workers neither spin
-    nor exit, and run what is sent once it is back (and what was in flight)."""
+    nor exit, and run what is sent once it is back and what was in flight."""
     case = Case("down", backend, tasks=200, fault_at=0.5, down=8.0, finish=60, settle=0)
     outcome = run(case, tmp_path)
     check(outcome)
