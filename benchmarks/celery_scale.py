@@ -118,7 +118,11 @@ class Workers:
         self.side = side
         self.queue = f"scale-{slug}"
         self.hostnames = [f"{slug}-{n}@scale" for n in range(1, count + 1)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GREENABC_")}
+        env = {  # only the test app's switch of greenabc's, to compare kombu's BRPOP
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("GREENABC_") or k == "GREENABC_TEST_ATOMIC_FETCH"
+        }
         env.update(
             {
                 "CELERY_CUSTOM_WORKER_POOL": "greenabc.contrib.celery:TaskPool",

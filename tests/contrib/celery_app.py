@@ -25,6 +25,10 @@ app.conf.update(
     task_acks_late=False,
     worker_hijack_root_logger=True,
     result_expires=600,
+    # greenabc's pool takes messages atomically; "0" compares with kombu's BRPOP.
+    broker_transport_options={
+        "greenabc_atomic_fetch": os.environ.get("GREENABC_TEST_ATOMIC_FETCH", "1") != "0"
+    },
 )
 log = logging.getLogger("greenabc.tests")
 

@@ -34,7 +34,7 @@ app.conf.update(
         # default of 10 fails the rest ("Couldn't ack ... MaxConnectionsError").
         "max_connections": 256,
         # greenabc's pool takes messages atomically; 0 compares with kombu's BRPOP.
-        "greenabc_atomic_fetch": os.environ.get("GREENABC_FAULTS_ATOMIC", "1") != "0",
+        "greenabc_atomic_fetch": os.environ.get("GREENABC_TEST_ATOMIC_FETCH", "1") != "0",
     },
     worker_hijack_root_logger=True,
 )

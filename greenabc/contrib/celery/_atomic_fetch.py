@@ -17,7 +17,8 @@ costs two (``BRPOP``, then ``MULTI ZADD HSET EXEC``).
 A script cannot block. When it finds nothing, the worker waits for the
 first key (the head queue's list of unprioritised messages, where every
 message without a priority goes) to fill with ``BLMOVE key key LEFT LEFT``,
-which moves nothing, then runs the script again. A message on another key
+which moves nothing, with the script pipelined right behind it: Redis runs
+the fetch as the wait ends, and both replies come back together. A message on another key
 (a priority step, a second queue) is found within ``greenabc_fetch_wait``
 seconds (a transport option, default ``WAIT_STEP``); with one key, the wait
 is ``brpop_timeout``, as kombu's.
@@ -48,12 +49,16 @@ WAIT_STEP = 0.1
 
 #: KEYS: the queue keys in BRPOP's order, then the unacked hash and its
 #: index. ARGV: how many queue keys, the time to index the record at.
-#: Returns {key's 1-based index, message, 1 if recorded} or nil.
+#: Returns {key's 1-based index, message, 1 if recorded, 1 if any key still
+#: holds a message} or nil.
 FETCH_SCRIPT = """
 local count = tonumber(ARGV[1])
 for i = 1, count do
   local item = redis.call('RPOP', KEYS[i])
   if item then
+    local more = redis.call('LLEN', KEYS[i]) > 0
+      or redis.call('EXISTS', unpack(KEYS, 1, count)) > 0
+    local made = 0
     local ok, message = pcall(cjson.decode, item)
     local properties = ok and type(message) == 'table' and message['properties']
     if type(properties) == 'table' then
@@ -64,10 +69,10 @@ for i = 1, count do
         redis.call('HSET', KEYS[count + 1], tag, '[' .. item .. ','
           .. cjson.encode(info['exchange']) .. ','
           .. cjson.encode(info['routing_key']) .. ']')
-        return {i, item, 1}
+        made = 1
       end
     end
-    return {i, item, 0}
+    return {i, item, made, more and 1 or 0}
   end
 end
 return false
@@ -112,25 +117,27 @@ def patch_fetch() -> None:
         connection = channel.client.connection
         channel._in_poll = connection
         channel._brpop_sent_at = monotonic()
-        if channel.__dict__.get("_greenabc_found_nothing"):
-            wait = timeout if len(keys) == 1 else min(timeout or WAIT_STEP, _wait_step(channel))
-            head = prefix + keys[0]
-            channel._greenabc_pending = (_WAIT, keys)
-            connection.send_command("BLMOVE", head, head, "LEFT", "LEFT", wait)
-            return None
         if not channel.__dict__.get("_greenabc_loaded"):
             channel.client.script_load(FETCH_SCRIPT)  # else a first NOSCRIPT round trip
             channel._greenabc_loaded = True
-        channel._greenabc_pending = (_FETCH, keys)
-        connection.send_command(
-            "EVALSHA",
-            _SHA,
-            len(keys) + 2,
+        fetch = (
+            *("EVALSHA", _SHA, len(keys) + 2),
             *(prefix + key for key in keys),
-            prefix + channel.unacked_key,
-            prefix + channel.unacked_index_key,
-            len(keys),
-            repr(time()),
+            *(prefix + channel.unacked_key, prefix + channel.unacked_index_key),
+            *(len(keys), repr(time())),
+        )
+        if not channel.__dict__.get("_greenabc_found_nothing"):
+            channel._greenabc_pending = (_FETCH, keys)
+            connection.send_command(*fetch)
+            return None
+        # Found nothing last time: wait for the first key, and fetch right
+        # behind the wait, in one write (Redis runs the fetch as the wait
+        # ends: one round trip, as BRPOP's).
+        wait = timeout if len(keys) == 1 else min(timeout or WAIT_STEP, _wait_step(channel))
+        head = prefix + keys[0]
+        channel._greenabc_pending = (_WAIT, keys)
+        connection.send_packed_command(
+            connection.pack_commands([("BLMOVE", head, head, "LEFT", "LEFT", wait), fetch])
         )
         return None
 
@@ -140,27 +147,34 @@ def patch_fetch() -> None:
         if pending is None:
             return read(channel, **options)  # a BRPOP of kombu's is pending
         kind, keys = pending
+        client = channel.client
         try:
             try:
-                reply = channel.client.parse_response(
-                    channel.client.connection, "EVALSHA" if kind == _FETCH else "BLMOVE", **options
-                )
+                refused = None
+                if kind == _WAIT:
+                    try:
+                        client.parse_response(client.connection, "BLMOVE", **options)
+                    except ResponseError as error:  # the fetch behind it still answers
+                        refused = error
+                reply = client.parse_response(client.connection, "EVALSHA", **options)
             except channel.connection_errors:
-                channel.client.connection.disconnect()  # reconnect at the next start
+                client.connection.disconnect()  # reconnect at the next start
                 raise
             except NoScriptError:  # the first use on this server, or it restarted
-                channel.client.script_load(FETCH_SCRIPT)
+                client.script_load(FETCH_SCRIPT)
                 raise Empty() from None
             except ResponseError as error:
                 _fall_back(channel, error)
                 raise Empty() from None
-            if kind == _WAIT:
-                channel._greenabc_found_nothing = False  # look at every key again
-                raise Empty()
+            if refused is not None:
+                _fall_back(channel, refused)
             if not reply:
                 channel._greenabc_found_nothing = True
                 raise Empty()
-            index, item, made = reply
+            index, item, made, more = reply
+            # The last message: the next look waits, with the fetch behind it
+            # (an empty look first would cost a round trip of its own).
+            channel._greenabc_found_nothing = not int(more)
             dest = keys[int(index) - 1].rsplit(channel.sep, 1)[0]
             channel._queue_cycle.rotate(dest)
             message = decode(text(item))
