@@ -179,3 +179,40 @@ def test_no_record_left_without_acks_and_the_opt_out_keeps_brpop(server: RedisSe
         message.ack()
     stats = client.info("commandstats")
     assert "cmdstat_brpop" in stats and "cmdstat_evalsha" not in stats, stats.keys()
+
+
+@pytest.mark.timeout(60)
+def test_a_global_key_prefix_is_kept(server: RedisServer) -> None:
+    """kombu's ``global_keyprefix`` prefixes every key it touches: the
+    script's queue keys, record and index are the prefixed ones, and a
+    message left unread comes back through kombu's own sweep."""
+    client = redis.Redis(port=server.port)
+    options = {"global_keyprefix": "app1:"}
+    with Connection(server.url, transport_options=options) as connection:
+        producer = Producer(connection.channel())
+        producer.publish({"n": 1}, exchange=QUEUE.exchange, routing_key="atomic", declare=[QUEUE])
+        assert client.llen("app1:atomic") == 1
+        (message,) = _consume(connection, 1)
+        assert client.llen("app1:atomic") == 0
+        assert client.hexists("app1:unacked", message.delivery_tag)
+        assert client.zscore("app1:unacked_index", message.delivery_tag) is not None
+        assert not client.exists("unacked", "unacked_index", "atomic")
+        message.ack()
+    assert client.hlen("app1:unacked") == 0 and client.zcard("app1:unacked_index") == 0
+
+    sweeping = {**options, "visibility_timeout": 0}
+    with Connection(server.url, transport_options=sweeping) as connection:
+        Producer(connection.channel()).publish(
+            {"n": 2}, exchange=QUEUE.exchange, routing_key="atomic", declare=[QUEUE]
+        )
+        channel = connection.channel()
+        channel.basic_consume("atomic", False, lambda message: None, "tag")
+        channel.client.connection = channel.client.connection_pool.get_connection()
+        channel._brpop_start()  # the reply is never read
+        deadline = time.monotonic() + 5
+        while client.llen("app1:atomic") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        channel.client.connection.disconnect()
+        assert client.hlen("app1:unacked") == 1
+        connection.default_channel.qos.restore_visible(num=10, interval=1)
+    assert client.llen("app1:atomic") == 1 and client.hlen("app1:unacked") == 0
