@@ -46,7 +46,13 @@ class RedisServer:
     *appendonly* is on: what a broker restart does to a Celery deployment.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], *, appendonly: bool = False) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        appendonly: bool = False,
+        options: tuple[str, ...] = (),
+    ) -> None:
         server = redis_server()
         if server is None:
             raise RuntimeError(
@@ -56,6 +62,7 @@ class RedisServer:
         self.executable = server
         self.directory = Path(directory)
         self.appendonly = appendonly
+        self.options = options  # more of redis-server's command line
         self.port = _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
@@ -66,6 +73,7 @@ class RedisServer:
             *(self.executable, "--bind", "127.0.0.1", "--port", str(self.port)),
             *("--dir", str(self.directory), "--save", ""),
             *("--appendonly", "yes" if self.appendonly else "no", "--protected-mode", "yes"),
+            *self.options,
         ]
         self.process = subprocess.Popen(  # noqa: S603 (the redis-server found above)
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

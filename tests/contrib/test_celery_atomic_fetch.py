@@ -5,6 +5,7 @@ this process (the fault tests run it in real workers)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -216,3 +217,21 @@ def test_a_global_key_prefix_is_kept(server: RedisServer) -> None:
         assert client.hlen("app1:unacked") == 1
         connection.default_channel.qos.restore_visible(num=10, interval=1)
     assert client.llen("app1:atomic") == 1 and client.hlen("app1:unacked") == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_server_that_refuses_the_script_gets_brpop_and_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    patch_fetch()
+    with RedisServer(tmp_path, options=("--rename-command", "EVALSHA", "")) as server:
+        client = redis.Redis(port=server.port)
+        _publish(server.url, {"n": 1}, {"n": 2})
+        with caplog.at_level(logging.WARNING, "greenabc.celery"), Connection(server.url) as c:
+            got = _consume(c, 2)
+            assert [message.payload["n"] for message in got] == [1, 2]
+            assert client.hlen("unacked") == 2  # recorded by kombu's QoS.append
+            for message in got:
+                message.ack()
+        assert "refused the atomic fetch" in caplog.text
+        assert "cmdstat_brpop" in client.info("commandstats")
