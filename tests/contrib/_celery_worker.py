@@ -41,7 +41,11 @@ class Worker:
         self.queue = f"q-{self.name}"
         self.dir = directory
         self.log_path = directory / f"{self.name}.log"
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("GREENABC_")}
+        full_env = {  # only the test apps' switch of greenabc's, to compare kombu's BRPOP
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("GREENABC_") or k == "GREENABC_TEST_ATOMIC_FETCH"
+        }
         full_env.update(
             {
                 "CELERY_CUSTOM_WORKER_POOL": "greenabc.contrib.celery:TaskPool",
