@@ -115,11 +115,12 @@ def patch_fetch() -> None:
         keys = [channel._q_for_pri(queue, pri) for pri in steps for queue in queues]
         prefix = channel.global_keyprefix or ""
         connection = channel.client.connection
-        channel._in_poll = connection
-        channel._brpop_sent_at = monotonic()
         if not channel.__dict__.get("_greenabc_loaded"):
+            # Before _in_poll is set: a failure here leaves nothing pending.
             channel.client.script_load(FETCH_SCRIPT)  # else a first NOSCRIPT round trip
             channel._greenabc_loaded = True
+        channel._in_poll = connection
+        channel._brpop_sent_at = monotonic()
         fetch = (
             *("EVALSHA", _SHA, len(keys) + 2),
             *(prefix + key for key in keys),
