@@ -606,6 +606,7 @@ def test_hooks_run_around_each_request(
     config.write_text(
         "def pre_request(worker, req):\n"
         f"    open({str(record)!r}, 'a').write('pre ' + req.path + '\\n')\n"
+        f"    open({str(record)!r}, 'a').write(type(worker.cfg).__name__ + '\\n')\n"
         "def post_request(worker, req, environ, resp):\n"
         f"    open({str(record)!r}, 'a').write('post ' + resp.status + '\\n')\n"
     )
@@ -613,6 +614,7 @@ def test_hooks_run_around_each_request(
     server.get("/environ")
     wait_for(lambda: "post 200 OK" in record.read_text(), 10, "the post_request hook")
     assert "pre /environ" in record.read_text()
+    assert "SettledConfig" in record.read_text()  # the worker's settings are read once
 
 
 # --------------------------------------------------------------------------

@@ -44,6 +44,7 @@ import greenabc
 
 from ..._core._async_interrupt import shield_dropping, unshield
 from ...interfaces import Backend, Pool, Task
+from ._config import settle
 from ._parking import SHORT_OF_RESOURCES, Connection, Parking, has_data
 from ._settings import WorkerSettings
 
@@ -128,6 +129,7 @@ class Worker(AsyncWorker):  # type: ignore[misc]
             self.log.error("greenabc worker cannot start: %s", str(exc).splitlines()[0])
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
         self.sockets = [_reopened(listener) for listener in self.sockets]
+        settle(self.cfg)
         super().init_process()
 
     def load_wsgi(self) -> None:
