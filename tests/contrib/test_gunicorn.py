@@ -617,6 +617,22 @@ def test_hooks_run_around_each_request(
     assert "SettledConfig" in record.read_text()  # the worker's settings are read once
 
 
+def test_a_setting_changed_in_a_running_worker_is_seen(
+    serve: Callable[..., Server], backend: str, tmp_path: Path
+) -> None:
+    # The worker keeps each setting it has read (SettledConfig); Config.set() drops it.
+    config = tmp_path / "conf.py"
+    config.write_text(
+        "def post_worker_init(worker):\n"
+        "    assert worker.cfg.keepalive == 2  # read, so kept\n"
+        "    worker.cfg.set('keepalive', 0)\n"
+    )
+    server = serve(backend, "-c", str(config))
+    answer = _raw(server.port, b"GET /environ HTTP/1.1\r\nHost: x\r\n\r\n", timeout=1.5)
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert b"\r\nconnection: close\r\n" in answer.lower()  # keep-alive 0: closed at once
+
+
 # --------------------------------------------------------------------------
 # Idle connections parked in a selector (engines whose tasks are OS threads)
 
