@@ -12,6 +12,12 @@ Two audiences read this module:
 An adapter declares the :data:`PROTOCOL_VERSION` it was written against; the
 registry refuses any other version when it loads the backend, with an error
 that names the distribution to upgrade.
+
+A method an engine supplies whose result greenabc ignores is typed
+``-> object``: an engine may hand over a native primitive whose method
+returns something (gevent's ``Semaphore.release()`` returns the count), and
+the compiled core, which checks every declared ``None`` it receives, must
+not fail on it.
 """
 
 from __future__ import annotations
@@ -331,7 +337,7 @@ FileDescriptorLike = Union[int, HasFileno]
 class SyncEvent(Protocol):
     """``threading.Event``'s API (``greenabc.Event()``)."""
 
-    def set(self) -> None: ...
+    def set(self) -> object: ...
 
     def clear(self) -> None: ...
 
@@ -509,7 +515,7 @@ class Backend(SyncPrimitives, Protocol):
 
 
 class Cancellable(Protocol):
-    def cancel(self) -> None: ...
+    def cancel(self) -> object: ...
 
 
 class CoreSemaphore(Protocol):
@@ -519,14 +525,14 @@ class CoreSemaphore(Protocol):
 
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool: ...
 
-    def release(self) -> None: ...
+    def release(self) -> object: ...
 
 
 class CoreQueue(Protocol):
     """The core's hand-off queue, unbounded: ``put`` never blocks or switches;
     ``get`` blocks until an item is there."""
 
-    def put(self, item: Any) -> None: ...
+    def put(self, item: Any) -> object: ...
 
     def get(self) -> Any: ...
 
@@ -585,7 +591,7 @@ class Engine(SyncPrimitives, Protocol):
 
     def interrupt(
         self, handle: object, exc_type: type[BaseException], guard: Callable[[], bool]
-    ) -> None:
+    ) -> object:
         """Raise *exc_type* in *handle* soon: at its next switch on a green
         engine (checking ``guard()`` at delivery, and dropping the interrupt
         if it is false), at its next Python-level check on threads (checking
@@ -596,7 +602,7 @@ class Engine(SyncPrimitives, Protocol):
         interrupt that may still be pending."""
         ...
 
-    def checkpoint(self) -> None:
+    def checkpoint(self) -> object:
         """Raise here an interrupt already sent to the caller, if one is
         pending. A no-op on a green engine (an interrupt is thrown in at a
         switch); on OS threads, a call of an empty Python function (CPython
