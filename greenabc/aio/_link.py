@@ -3,8 +3,9 @@
 Each way, calls go on a queue and the far thread is woken once per batch
 (one ``loop.call_soon_threadsafe``, one portal call), not once per call:
 10,000 green tasks finishing at once wake the loop a few times, not 10,000.
-On threads every thread is an engine thread: the engine side is called in
-place, no hand-off at all.
+The engine side is called in place (a *direct* link) on threads, where every
+thread is an engine thread, and where the loop runs on the engine thread's
+own hub.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ class Link:
         self.portal = portal
         #: Into the loop's thread.
         self.to_loop = to_loop
-        #: True on threads: the engine side is called in place.
+        #: The engine side is called in place: on threads, and from a loop
+        #: on this engine thread's hub.
         self.direct = direct
         #: Into the engine thread (unused when direct).
         self.to_engine = Batch(portal.call_soon)
@@ -154,8 +156,8 @@ def _new(
     links: list[Link],
     backend: EngineBackend,
     portal: Portal,
+    direct: bool,
 ) -> Link:
-    direct = backend.engine.any_thread_portal() is not None
     link = Link(loop, kept.to_loop, backend, portal, direct)
     if len(links) < KEPT:
         links.append(link)
@@ -164,12 +166,14 @@ def _new(
 
 def link_for(loop: asyncio.AbstractEventLoop, backend: EngineBackend, portal: Portal) -> Link:
     """The link between *loop* and the engine thread of *portal* (from the
-    loop's thread: run_sync)."""
+    loop's thread: run_sync). Direct on threads, and where the loop runs on
+    that engine thread's hub."""
     kept, links = _kept(loop, backend)
+    anywhere = backend.engine.any_thread_portal() is not None
     for link in links:
-        if link.direct or link.portal is portal:
+        if anywhere or link.portal is portal:
             return link
-    return _new(loop, kept, links, backend, portal)
+    return _new(loop, kept, links, backend, portal, anywhere or portal.is_home())
 
 
 def link_here(
@@ -178,12 +182,16 @@ def link_here(
     portal: Callable[[EngineBackend], Portal],
 ) -> Link:
     """The link between *loop* and the calling engine thread (run's caller);
-    ``portal(backend)`` makes that thread's portal if no link has it yet."""
+    ``portal(backend)`` makes that thread's portal if no link has it yet.
+    Direct on threads, and where the loop runs on this thread's hub."""
     kept, links = _kept(loop, backend)
+    anywhere = backend.engine.any_thread_portal() is not None
     for link in links:
-        if link.direct or link.portal.is_home():
+        if anywhere or link.portal.is_home():
             return link
-    return _new(loop, kept, links, backend, portal(backend))
+    home: Portal | None = getattr(loop, "_greenabc_home", None)  # a HubLoop's
+    direct = anywhere or (home is not None and home.is_home())
+    return _new(loop, kept, links, backend, portal(backend), direct)
 
 
 def close_links(loop: asyncio.AbstractEventLoop) -> None:

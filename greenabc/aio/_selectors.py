@@ -1,4 +1,5 @@
-"""An unpatched ``selectors.DefaultSelector`` for the loop's own OS thread.
+"""The selectors of greenabc's loop: an unpatched one for a loop in an OS
+thread of its own, the engine's for a loop on a hub.
 
 gevent and eventlet replace ``select`` and ``selectors`` with versions that
 wait in the calling thread's hub. The loop thread runs no hub, so the loop
@@ -8,10 +9,14 @@ standard library with the original ``select`` extension module.
 
 from __future__ import annotations
 
+import asyncio
+import asyncio.events as asyncio_events
 import importlib.machinery
 import importlib.util
 import selectors
 import sys
+from collections.abc import Mapping
+from time import monotonic
 from types import ModuleType
 from typing import Any
 
@@ -49,3 +54,83 @@ def unpatched_selector() -> selectors.BaseSelector:
         copy = _fresh("selectors", select=select) if select is not None else None
         _cached = selectors.DefaultSelector if copy is None else copy.DefaultSelector
     return _cached()
+
+
+class ParkingSelector(selectors.BaseSelector):
+    """The engine's (patched) selector for a loop in a green thread of a hub.
+
+    asyncio records the running loop per OS thread. While the loop's green
+    thread waits in :meth:`select`, the other green threads of that OS thread
+    run: they see what they saw before the loop took its turn (no running
+    loop, or the one an application runs in another green thread), and the
+    loop gets itself back when its wait ends. A copy inherited by a forked
+    child (whose hub may wake it on the parent's sockets) ends at its next
+    wake-up: see :func:`forked`.
+    """
+
+    def __init__(self, inner: selectors.BaseSelector) -> None:
+        self._inner = inner
+        self._outer: asyncio.AbstractEventLoop | None = None
+        self._generation = _generation
+        self._turn_ends = 0.0
+
+    def begin(self) -> None:
+        """Before the loop runs: what the OS thread had running is the outer."""
+        self._outer = asyncio_events._get_running_loop()
+        asyncio_events._set_running_loop(None)
+
+    def end(self) -> None:
+        """After the loop ran: give the OS thread its outer loop back."""
+        asyncio_events._set_running_loop(self._outer)
+        self._outer = None
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is not None and timeout <= 0 and monotonic() < self._turn_ends:
+            return []  # callbacks are ready: the loop's turn goes on
+        mine = asyncio_events._get_running_loop()
+        asyncio_events._set_running_loop(self._outer)
+        try:
+            return self._inner.select(timeout)
+        finally:
+            self._outer = asyncio_events._get_running_loop()
+            asyncio_events._set_running_loop(mine)
+            self._turn_ends = monotonic() + TURN
+            if self._generation != _generation:
+                raise Forked
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.register(fileobj, events, data)
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._inner.unregister(fileobj)
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.modify(fileobj, events, data)
+
+    def get_key(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._inner.get_key(fileobj)
+
+    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
+        return self._inner.get_map()
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+#: Seconds a loop on a hub runs its ready callbacks without a look at the hub;
+#: then the other green threads and the I/O get their turn.
+TURN = 0.001
+
+
+class Forked(BaseException):
+    """Raised out of a forked child's copy of a loop on a hub: it ends there."""
+
+
+#: Counts the forks this process came through.
+_generation = 0
+
+
+def forked() -> None:
+    """In a forked child: the copies of the loops on a hub end at their next wake-up."""
+    global _generation
+    _generation += 1

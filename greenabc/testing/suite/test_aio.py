@@ -59,6 +59,29 @@ class Watched:
             raise
 
 
+class Ticker:
+    """A task that notes the time every *every* seconds until :meth:`stop`:
+    proof that the engine's other tasks ran."""
+
+    def __init__(self, spawn: Callable[..., greenabc.Task[Any]], every: float) -> None:
+        self.ticks: list[float] = []
+        self._every = every
+        self._stop = threading.Event()
+        self._task = spawn(self._run)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.ticks.append(time.monotonic())
+            time.sleep(self._every)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._task.get(PROMPT)
+
+    def between(self, start: float, end: float) -> int:
+        return len([t for t in self.ticks if start <= t <= end])
+
+
 # -- the two calls ---------------------------------------------------------------
 
 
@@ -178,29 +201,19 @@ def test_run_in_the_loops_own_thread_is_an_error(
 def test_200_green_tasks_await_coroutines_together_and_a_ticker_runs(
     big_pool: greenabc.Pool, run: Callable[..., Any]
 ) -> None:
-    ticks: list[float] = []
-    stop = threading.Event()
-
-    def ticker() -> None:
-        while not stop.is_set():
-            ticks.append(time.monotonic())
-            time.sleep(0.02)
-
     async def slow(i: int) -> int:
         await asyncio.sleep(0.3)
         return i
 
-    tick = big_pool.spawn(ticker)
+    ticker = Ticker(big_pool.spawn, 0.02)
     started = time.monotonic()
     tasks = [big_pool.spawn(run, slow, i) for i in range(200)]
     results = [task.get(10) for task in tasks]
     took = time.monotonic() - started
-    stop.set()
-    tick.get(PROMPT)
+    ticker.stop()
     assert results == list(range(200))
     assert took < 0.3 + PROMPT, took
-    during = [t for t in ticks if started <= t <= started + took]
-    assert len(during) >= 5, ticks  # the engine's other tasks ran meanwhile
+    assert ticker.between(started, started + took) >= 5, ticker.ticks  # the others ran
 
 
 def test_200_run_sync_sleeps_gathered_finish_together(
@@ -215,11 +228,15 @@ def test_200_run_sync_sleeps_gathered_finish_together(
     assert took < 0.3 + PROMPT, took
 
 
-def test_a_run_sync_function_that_never_yields_does_not_stall_the_loop(
-    run: Callable[..., Any], run_sync: Callable[..., Any]
+def test_a_run_sync_function_that_never_yields(
+    greenabc_backend: greenabc.Backend, run: Callable[..., Any], run_sync: Callable[..., Any]
 ) -> None:
-    # The loop runs in a thread of its own, not on the hub.
-    async def main() -> int:
+    """In a thread of its own (threads) the loop goes on; on a hub it waits,
+    as every green thread of that hub does (docs/asyncio.md, "Where the loop
+    runs"), and goes on after."""
+    from greenabc.aio._loop import on_the_hub
+
+    async def main() -> tuple[int, int]:
         ticks = 0
 
         async def tick() -> None:
@@ -229,11 +246,91 @@ def test_a_run_sync_function_that_never_yields_does_not_stall_the_loop(
                 ticks += 1
 
         ticker = asyncio.ensure_future(tick())
+        await asyncio.sleep(0)
         await run_sync(busy, 0.5)
+        during = ticks
+        await asyncio.sleep(0.1)
         ticker.cancel()
-        return ticks
+        return during, ticks - during
 
-    assert run(main) >= 5
+    during, after = run(main)
+    assert after >= 3
+    if on_the_hub(greenabc_backend):  # type: ignore[arg-type]
+        assert during <= 1
+    else:
+        assert during >= 5
+
+
+def test_a_coroutine_that_never_waits_leaves_green_threads_their_turn(
+    greenabc_backend: greenabc.Backend, run: Callable[..., Any]
+) -> None:
+    # Only sleep(0): the loop always has a callback ready. On a hub it must
+    # still let the hub run (the green ticker, and a socket's readiness).
+    async def spin_on_the_loop(seconds: float) -> int:
+        reader, writer = await asyncio.open_connection(*server.getsockname()[:2])
+        end, turns, got = time.monotonic() + seconds, 0, b""
+        pending = asyncio.ensure_future(reader.read(5))
+        while time.monotonic() < end:
+            await asyncio.sleep(0)
+            turns += 1
+        got = await asyncio.wait_for(pending, PROMPT)
+        writer.close()
+        assert got == b"hello"
+        return turns
+
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        conn.sendall(b"hello")
+        time.sleep(0.5)
+        conn.close()
+
+    served = greenabc_backend.spawn(serve)
+    ticker = Ticker(greenabc_backend.spawn, 0.01)
+    started = time.monotonic()
+    try:
+        assert run(spin_on_the_loop, 0.5) > 100
+    finally:
+        ticker.stop()
+        server.close()
+    served.get(PROMPT)
+    assert ticker.between(started, started + 0.5) >= 10, ticker.ticks
+
+
+def test_green_code_runs_a_loop_of_its_own_beside_greenabcs(
+    greenabc_backend: greenabc.Backend, run: Callable[..., Any]
+) -> None:
+    # greenabc's loop started, then an application's own loop in this
+    # (green) thread, and green tasks crossing into greenabc's meanwhile:
+    # each loop sees itself running, green code neither while they wait.
+    assert run(double, 1) == 2
+    assert asyncio._get_running_loop() is None
+    seen: list[bool] = []
+    own_loop: asyncio.AbstractEventLoop | None = None
+
+    async def on_greenabcs() -> bool:
+        await asyncio.sleep(0.01)
+        return asyncio.get_running_loop() is not own_loop
+
+    def green() -> bool:
+        return bool(run(on_greenabcs))
+
+    async def own() -> None:
+        nonlocal own_loop
+        own_loop = asyncio.get_running_loop()
+        tasks = [greenabc_backend.spawn(green) for _ in range(20)]
+        while not all(task.ready() for task in tasks):
+            await asyncio.sleep(0.005)
+            seen.append(asyncio.get_running_loop() is own_loop)
+        seen.extend(task.get(0) for task in tasks)
+
+    asyncio.run(own())
+    assert seen and all(seen), seen
+    assert asyncio._get_running_loop() is None
+    assert run(double, 2) == 4
 
 
 # -- nesting and context -----------------------------------------------------------

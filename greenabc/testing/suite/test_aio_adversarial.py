@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -195,9 +194,8 @@ def test_interpreter_exit_with_the_loop_busy_leaves_no_thread_task_or_loop(
 
         def count():  # registered first: runs after greenabc.aio's own handler
             loop = shared.loop
-            alive = str(shared.native_id) in os.listdir("/proc/self/task")
             print("closed", loop.is_closed(), "pending", len(asyncio.all_tasks(loop)),
-                  "thread", alive, flush=True)
+                  "thread", shared.alive(), flush=True)
 
         atexit.register(count)
 
@@ -236,6 +234,40 @@ def test_interpreter_exit_with_the_loop_busy_leaves_no_thread_task_or_loop(
     expected = ["exiting", "closed", "True", "pending", "0", "thread", "False"]
     assert result.stdout.split() == expected, result.stderr
     assert took < 15, took
+
+
+def test_a_forked_child_neither_runs_nor_starves_the_parents_loop(
+    greenabc_backend_name: str,
+) -> None:
+    # On a hub the child inherits the loop's green thread, its sockets shared
+    # with the parent's: woken there, it must end without reading the
+    # parent's wake-ups (the parent's calls would hang) or running its calls.
+    body = """
+        async def whose():
+            await asyncio.sleep(0)
+            return os.getpid()
+
+        assert aio.run(whose, backend=backend.name) == os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(1.0)  # green: the child's hub runs meanwhile
+            ok = aio.run(whose, backend=backend.name) == os.getpid()  # a loop of its own
+            os._exit(0 if ok else 3)
+        calls, end = 0, time.monotonic() + 1.5
+        while time.monotonic() < end:
+            assert aio.run(whose, backend=backend.name) == os.getpid()
+            calls += 1
+        _, status = os.waitpid(pid, 0)
+        print("calls", calls > 50, "child", os.waitstatus_to_exitcode(status), flush=True)
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", _script(greenabc_backend_name, body)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["calls", "True", "child", "0"], result.stderr
 
 
 def test_ctrl_c_in_the_caller_cancels_the_coroutine(greenabc_backend_name: str) -> None:
@@ -296,17 +328,8 @@ def test_stop_and_start_again(run: Callable[..., Any]) -> None:
     run(asyncio.sleep, 0)
     shared = _loop._shared
     assert shared is not None
+    assert shared.alive()
     assert _loop.stop_shared_loop()
-    assert shared.loop.is_closed()
-    assert wait_until(lambda: not _thread_alive(shared.native_id))
+    assert shared.loop is not None and shared.loop.is_closed()
+    assert wait_until(lambda: not shared.alive())
     assert run(asyncio.sleep, 0, "again") == "again"
-
-
-def _thread_alive(native_id: int | None) -> bool:
-    import os
-
-    return str(native_id) in os.listdir("/proc/self/task")
-
-
-def test_thread_alive_helper() -> None:
-    assert _thread_alive(threading.get_native_id())
