@@ -65,6 +65,9 @@ class LoopThread:
             close_links(loop)  # calls queued meanwhile learn the loop is closed
             self._finished.release()
 
+    def ready(self) -> asyncio.AbstractEventLoop:
+        return self.loop
+
     def alive(self) -> bool:
         """True while the loop's OS thread exists."""
         return self.native_id is not None and str(self.native_id) in os.listdir("/proc/self/task")
@@ -101,22 +104,31 @@ class HubLoop:
         original = _original(backend)
         self._finished = original("allocate_lock")()
         self._finished.acquire()
+        self._sleep: Callable[[float], None] = _original(backend, "time")("sleep")
         if home.is_home():
             self._create(backend)
         else:  # made there: the selector's watchers belong to that hub
             home.call_soon(self._create, backend)
-            sleep = _original(backend, "time")("sleep")
-            end = time.monotonic() + START_WITHIN
-            while self.loop is None:  # a real sleep: this thread holds greenabc's lock
-                if time.monotonic() > end:
-                    raise GreenabcError(
-                        f"greenabc.aio: the {backend.name!r} backend's home engine thread did"
-                        f" not start the event loop within {START_WITHIN:.0f} s (blocked?)"
-                    )
-                sleep(0.001)
+
+    def ready(self) -> asyncio.AbstractEventLoop:
+        """The loop, once the home engine thread has made it (at most
+        ``START_WITHIN`` seconds)."""
+        end = time.monotonic() + START_WITHIN
+        while self.loop is None:
+            if time.monotonic() > end:
+                raise GreenabcError(
+                    "greenabc.aio: the home engine thread did not start the event loop"
+                    f" within {START_WITHIN:.0f} s (blocked by a task that never yields?)"
+                )
+            # Green there (its hub makes the loop meanwhile), a real sleep elsewhere.
+            (self._engine.sleep if self.home.is_home() else self._sleep)(0.001)
+        return self.loop
 
     def _create(self, backend: EngineBackend) -> None:
         # In the home engine thread; switches to none.
+        if self._stopping:  # stopped before the home thread got to make it
+            self._finished.release()
+            return
         selector = ParkingSelector(selectors.DefaultSelector())  # the patched one
         loop = _loop_class(backend, self.home)(selector)
         loop._greenabc_home = self.home  # type: ignore[attr-defined]  # (_link reads it)
@@ -161,7 +173,8 @@ class HubLoop:
         most *timeout* seconds (green: the hub runs the cancellations). True
         if it ended."""
         self._stopping = True
-        assert self.loop is not None
+        if self.loop is None:  # never made, and now never will be
+            return True
         try:
             self.loop.call_soon_threadsafe(self.loop.stop)
         except RuntimeError:  # closed already
@@ -245,8 +258,7 @@ def shared_loop(
                 where = HubLoop if on_the_hub(backend) else LoopThread
                 shared = _shared = where(backend, portal)
                 atexit.register(_stop_at_exit, shared)
-    assert shared.loop is not None
-    return shared.loop
+    return shared.ready()  # (outside the lock: the home thread may need to take it)
 
 
 def _stop_at_exit(shared: LoopThread | HubLoop) -> None:

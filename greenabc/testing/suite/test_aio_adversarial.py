@@ -236,6 +236,37 @@ def test_interpreter_exit_with_the_loop_busy_leaves_no_thread_task_or_loop(
     assert took < 15, took
 
 
+def test_the_first_calls_from_engine_threads_and_os_threads_at_once(
+    greenabc_backend_name: str,
+) -> None:
+    # The loop does not exist yet: green tasks and to_thread workers (OS
+    # threads outside the engine) all start it at once; on a hub it is made
+    # in the home engine thread while the others wait.
+    body = """
+        async def whose(i):
+            await asyncio.sleep(0.01)
+            return i
+
+        pool = backend.create_pool(20)
+        started = time.monotonic()
+        green = [pool.spawn(aio.run, whose, i, backend=backend.name) for i in range(10)]
+        threads = [
+            pool.spawn(backend.to_thread, aio.run, whose, i, backend=backend.name)
+            for i in range(10, 20)
+        ]
+        results = [task.get(10) for task in green + threads]
+        print(results == list(range(20)), time.monotonic() - started < 5, flush=True)
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", _script(greenabc_backend_name, body)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"], result.stderr
+
+
 def test_a_forked_child_neither_runs_nor_starves_the_parents_loop(
     greenabc_backend_name: str,
 ) -> None:
