@@ -129,7 +129,7 @@ class HubLoop:
         if self._stopping:  # stopped before the home thread got to make it
             self._finished.release()
             return
-        selector = ParkingSelector(selectors.DefaultSelector())  # the patched one
+        selector = ParkingSelector(selectors.DefaultSelector(), backend.engine, self.home)
         loop = _loop_class(backend, self.home)(selector)
         loop._greenabc_home = self.home  # type: ignore[attr-defined]  # (_link reads it)
         self._selector = selector

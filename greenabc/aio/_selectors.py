@@ -20,6 +20,8 @@ from time import monotonic
 from types import ModuleType
 from typing import Any
 
+from ..interfaces import Engine, Portal
+
 _cached: type[selectors.BaseSelector] | None = None
 
 
@@ -68,14 +70,21 @@ class ParkingSelector(selectors.BaseSelector):
     wake-up: see :func:`forked`.
     """
 
-    def __init__(self, inner: selectors.BaseSelector) -> None:
+    def __init__(self, inner: selectors.BaseSelector, engine: Engine, home: Portal) -> None:
         self._inner = inner
+        self._engine = engine
+        self._home = home
         self._outer: asyncio.AbstractEventLoop | None = None
         self._generation = _generation
         self._turn_ends = 0.0
+        self._green: object = None  # the loop's green thread
+        self._parked = False
+        self._waking = False
 
     def begin(self) -> None:
-        """Before the loop runs: what the OS thread had running is the outer."""
+        """Before the loop runs (in its green thread): what the OS thread had
+        running is the outer."""
+        self._green = self._engine.current()
         self._outer = asyncio_events._get_running_loop()
         asyncio_events._set_running_loop(None)
 
@@ -84,14 +93,38 @@ class ParkingSelector(selectors.BaseSelector):
         asyncio_events._set_running_loop(self._outer)
         self._outer = None
 
+    def wake(self) -> bool:
+        """Called with a callback just queued on the loop: from a green
+        thread of the loop's own hub, make a waiting loop look at it, by a
+        switch (the engine's interrupt, dropped if the loop woke meanwhile),
+        and return True. False from any other OS thread: the loop's
+        self-pipe is what reaches it there."""
+        if not self._home.is_home():
+            return False
+        if self._parked and not self._waking:
+            self._waking = True
+            self._engine.interrupt(self._green, Wake, self._is_parked)
+        return True  # not waiting: it will see the callback when it looks
+
+    def running_here(self) -> bool:
+        """Whether the caller is the loop's green thread."""
+        return self._engine.current() is self._green
+
+    def _is_parked(self) -> bool:
+        return self._parked
+
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         if timeout is not None and timeout <= 0 and monotonic() < self._turn_ends:
             return []  # callbacks are ready: the loop's turn goes on
         mine = asyncio_events._get_running_loop()
         asyncio_events._set_running_loop(self._outer)
+        self._parked = True
         try:
             return self._inner.select(timeout)
+        except Wake:
+            return []
         finally:
+            self._parked = self._waking = False
             self._outer = asyncio_events._get_running_loop()
             asyncio_events._set_running_loop(mine)
             self._turn_ends = monotonic() + TURN
@@ -120,6 +153,10 @@ class ParkingSelector(selectors.BaseSelector):
 #: Seconds a loop on a hub runs its ready callbacks without a look at the hub;
 #: then the other green threads and the I/O get their turn.
 TURN = 0.001
+
+
+class Wake(BaseException):
+    """Thrown into a waiting loop's green thread: a callback is ready."""
 
 
 class Forked(BaseException):

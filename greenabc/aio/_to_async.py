@@ -17,6 +17,7 @@ from ..interfaces import Portal, SyncEvent
 from ._context import NO_TASK, engine_backend, origin
 from ._link import Link, link_here
 from ._loop import CANCEL_GRACE, shared_loop
+from ._selectors import ParkingSelector
 
 T = TypeVar("T")
 
@@ -55,7 +56,7 @@ def run(async_fn: Callable[..., Awaitable[T]], /, *args: Any, backend: str | Non
         loop = came_from.loop
     else:
         loop = shared_loop(chosen, _caller_portal)
-    if asyncio._get_running_loop() is loop:
+    if asyncio._get_running_loop() is loop and _on_loop(loop):
         raise RuntimeError(
             "greenabc.aio.run() called from the event loop it would run on: await instead"
         )
@@ -194,6 +195,14 @@ def _wait_cancelled(
             return
         with contextlib.suppress(BaseException):  # the interrupt, sent again: cancelling
             done.wait(min(left, step))
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the caller is the code *loop* runs (its OS thread shows it
+    running): on a hub, its green thread, not another one that runs while a
+    coroutine waits in a blocking call."""
+    selector = getattr(loop, "_selector", None)
+    return not isinstance(selector, ParkingSelector) or selector.running_here()
 
 
 def _caller_portal(backend: EngineBackend) -> Portal:

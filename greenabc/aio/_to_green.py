@@ -20,6 +20,7 @@ from ..interfaces import Pool, Portal, Task
 from ._context import engine_backend, origin
 from ._link import Link, link_for
 from ._loop import CANCEL_GRACE
+from ._selectors import ParkingSelector
 
 T = TypeVar("T")
 
@@ -218,13 +219,20 @@ def _pool(backend: EngineBackend) -> EnginePool:
 
 
 def green_executor_loop(backend: EngineBackend, home: Portal) -> type[asyncio.SelectorEventLoop]:
-    """A loop class whose default executor runs each call as a green task of
-    *backend*, started in the engine thread *home*: on a green engine,
-    asyncio's own would start ``threading.Thread`` (patched: green threads of
-    a hub that never runs in the loop's thread). ``run_in_executor(None,
-    fn)``, ``asyncio.to_thread`` and ``loop.getaddrinfo`` go there."""
+    """greenabc's loop class on a green engine. Its default executor runs each
+    call as a green task of *backend*, started in the engine thread *home*
+    (asyncio's own would start ``threading.Thread``: green threads, of a hub
+    that never runs in a loop thread of its own). ``run_in_executor(None,
+    fn)``, ``asyncio.to_thread`` and ``loop.getaddrinfo`` go there. On a hub,
+    ``call_soon_threadsafe`` from that hub's green threads wakes the loop by
+    a switch, not a byte through its self-pipe."""
 
     class GreenDefaultExecutorLoop(asyncio.SelectorEventLoop):
+        def _write_to_self(self) -> None:
+            selector = self._selector  # type: ignore[attr-defined]
+            if not (isinstance(selector, ParkingSelector) and selector.wake()):
+                super()._write_to_self()  # type: ignore[misc]
+
         def run_in_executor(  # type: ignore[override]
             self, executor: concurrent.futures.Executor | None, func: Callable[..., T], *args: Any
         ) -> asyncio.Future[T]:

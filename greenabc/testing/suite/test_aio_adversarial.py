@@ -186,6 +186,33 @@ def _script(backend: str, body: str) -> str:
     """) + textwrap.dedent(body)
 
 
+def test_a_coroutine_blocking_in_a_green_call_is_not_woken_by_other_callers(
+    greenabc_backend: greenabc.Backend, run: Callable[..., Any]
+) -> None:
+    # Against the rules but common: a coroutine calls a blocking (patched)
+    # function. On a hub the loop's green thread then waits outside its
+    # selector; the wake-ups other callers send meanwhile must not land in
+    # that call, and their coroutines run once it returns.
+    async def blocks() -> str:
+        for _ in range(3):
+            time.sleep(0.05)
+        return "slept"
+
+    async def echo(i: int) -> int:
+        await asyncio.sleep(0)
+        return i
+
+    pool = greenabc_backend.create_pool(30)
+    try:
+        blocker = pool.spawn(run, blocks)
+        time.sleep(0.01)
+        callers = [pool.spawn(run, echo, i) for i in range(20)]
+        assert blocker.get(PROMPT * 2) == "slept"
+        assert [task.get(PROMPT) for task in callers] == list(range(20))
+    finally:
+        pool.kill(timeout=PROMPT)
+
+
 def test_interpreter_exit_with_the_loop_busy_leaves_no_thread_task_or_loop(
     greenabc_backend_name: str,
 ) -> None:
