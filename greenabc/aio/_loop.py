@@ -131,6 +131,11 @@ class HubLoop:
             return
         selector = ParkingSelector(selectors.DefaultSelector(), backend.engine, self.home)
         loop = _loop_class(backend, self.home)(selector)
+        # Woken by switches (ParkingSelector.wake), the loop does not watch
+        # its self-pipe: a loop with no socket of its own then waits on no
+        # file at all (eventlet's green select re-registers each one it
+        # watches on every wait).
+        selector.unregister(loop._ssock)  # type: ignore[attr-defined]
         loop._greenabc_home = self.home  # type: ignore[attr-defined]  # (_link reads it)
         self._selector = selector
         backend.engine.spawn(self._main)

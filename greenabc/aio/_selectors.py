@@ -93,18 +93,22 @@ class ParkingSelector(selectors.BaseSelector):
         asyncio_events._set_running_loop(self._outer)
         self._outer = None
 
-    def wake(self) -> bool:
-        """Called with a callback just queued on the loop: from a green
-        thread of the loop's own hub, make a waiting loop look at it, by a
-        switch (the engine's interrupt, dropped if the loop woke meanwhile),
-        and return True. False from any other OS thread: the loop's
-        self-pipe is what reaches it there."""
-        if not self._home.is_home():
-            return False
+    def wake(self) -> None:
+        """From any thread, a callback just queued on the loop: make a
+        waiting loop look at it. In the loop's own OS thread by a switch (the
+        engine's interrupt, dropped if the loop woke meanwhile); from
+        another, through the home engine thread's portal. (The loop's
+        self-pipe is not watched: see :meth:`HubLoop._create`.)"""
+        if self._home.is_home():
+            self._wake_here()
+        else:
+            self._home.call_soon(self._wake_here)
+
+    def _wake_here(self) -> None:
         if self._parked and not self._waking:
             self._waking = True
             self._engine.interrupt(self._green, Wake, self._is_parked)
-        return True  # not waiting: it will see the callback when it looks
+        # Not waiting: it will see the callback when it next looks.
 
     def running_here(self) -> bool:
         """Whether the caller is the loop's green thread."""
@@ -120,6 +124,9 @@ class ParkingSelector(selectors.BaseSelector):
         asyncio_events._set_running_loop(self._outer)
         self._parked = True
         try:
+            if not self._inner.get_map():  # no file to watch: a green wait
+                self._engine.sleep(IDLE if timeout is None else timeout)
+                return []
             return self._inner.select(timeout)
         except Wake:
             return []
@@ -153,6 +160,10 @@ class ParkingSelector(selectors.BaseSelector):
 #: Seconds a loop on a hub runs its ready callbacks without a look at the hub;
 #: then the other green threads and the I/O get their turn.
 TURN = 0.001
+
+
+#: Seconds a loop with nothing to do waits before it looks again.
+IDLE = 3600.0
 
 
 class Wake(BaseException):

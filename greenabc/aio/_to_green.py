@@ -224,13 +224,15 @@ def green_executor_loop(backend: EngineBackend, home: Portal) -> type[asyncio.Se
     (asyncio's own would start ``threading.Thread``: green threads, of a hub
     that never runs in a loop thread of its own). ``run_in_executor(None,
     fn)``, ``asyncio.to_thread`` and ``loop.getaddrinfo`` go there. On a hub,
-    ``call_soon_threadsafe`` from that hub's green threads wakes the loop by
-    a switch, not a byte through its self-pipe."""
+    ``call_soon_threadsafe`` wakes the loop by a switch (through the portal
+    from other OS threads), not a byte through its self-pipe."""
 
     class GreenDefaultExecutorLoop(asyncio.SelectorEventLoop):
         def _write_to_self(self) -> None:
             selector = self._selector  # type: ignore[attr-defined]
-            if not (isinstance(selector, ParkingSelector) and selector.wake()):
+            if isinstance(selector, ParkingSelector):
+                selector.wake()
+            else:
                 super()._write_to_self()  # type: ignore[misc]
 
         def run_in_executor(  # type: ignore[override]
