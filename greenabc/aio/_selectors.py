@@ -80,6 +80,7 @@ class ParkingSelector(selectors.BaseSelector):
         self._green: object = None  # the loop's green thread
         self._parked = False
         self._waking = False
+        self._idle = engine.core_event()
 
     def begin(self) -> None:
         """Before the loop runs (in its green thread): what the OS thread had
@@ -125,7 +126,7 @@ class ParkingSelector(selectors.BaseSelector):
         self._parked = True
         try:
             if not self._inner.get_map():  # no file to watch: a green wait
-                self._engine.sleep(IDLE if timeout is None else timeout)
+                self._idle.wait(timeout)  # (never set: ends by its timeout or a Wake)
                 return []
             return self._inner.select(timeout)
         except Wake:
@@ -160,10 +161,6 @@ class ParkingSelector(selectors.BaseSelector):
 #: Seconds a loop on a hub runs its ready callbacks without a look at the hub;
 #: then the other green threads and the I/O get their turn.
 TURN = 0.001
-
-
-#: Seconds a loop with nothing to do waits before it looks again.
-IDLE = 3600.0
 
 
 class Wake(BaseException):
