@@ -2,9 +2,10 @@
 thread of its own, the engine's for a loop on a hub.
 
 gevent and eventlet replace ``select`` and ``selectors`` with versions that
-wait in the calling thread's hub. The loop thread runs no hub, so the loop
-gets the standard library's epoll (or poll) selector, loaded afresh from the
-standard library with the original ``select`` extension module.
+wait in the calling thread's hub. A loop thread runs no hub, so its loop gets
+the standard library's epoll (or poll) selector, loaded afresh from the
+standard library with the original ``select`` extension module. A loop on a
+hub waits in the engine's, wrapped by :class:`ParkingSelector`.
 """
 
 from __future__ import annotations

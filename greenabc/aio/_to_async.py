@@ -39,8 +39,9 @@ def run(async_fn: Callable[..., Awaitable[T]], /, *args: Any, backend: str | Non
     green thread or thread of *backend* (default: ``greenabc.get_backend()``,
     or the one of the ``run_sync`` call this runs in). Only the caller waits.
     Inside a function that ``run_sync`` runs, the loop is the one awaiting
-    it; elsewhere greenabc's own loop, started on first use in a thread of
-    its own and stopped at exit. The coroutine sees the caller's context
+    it; elsewhere greenabc's own loop, started on first use (on the hub of
+    a patched green engine, in an OS thread of its own otherwise) and
+    stopped at exit. The coroutine sees the caller's context
     variables (a copy).
 
     If the caller is interrupted while it waits (a kill or a hard or soft
