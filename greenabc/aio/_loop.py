@@ -184,7 +184,7 @@ class HubLoop:
             self.loop.call_soon_threadsafe(self.loop.stop)
         except RuntimeError:  # closed already
             return True
-        sleep = self._engine.sleep if self.home.is_home() else time.sleep
+        sleep = self._engine.sleep if self.home.is_home() else self._sleep
         end = time.monotonic() + timeout
         while self._finished.locked():
             if time.monotonic() > end:

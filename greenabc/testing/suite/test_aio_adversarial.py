@@ -213,6 +213,16 @@ def test_a_coroutine_blocking_in_a_green_call_is_not_woken_by_other_callers(
         pool.kill(timeout=PROMPT)
 
 
+def _run_script(backend: str, body: str) -> subprocess.CompletedProcess[str]:
+    """*body* run by a fresh interpreter on *backend* (``_script``)."""
+    return subprocess.run(
+        [sys.executable, "-c", _script(backend, body)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 def test_interpreter_exit_with_the_loop_busy_leaves_no_thread_task_or_loop(
     greenabc_backend_name: str,
 ) -> None:
@@ -250,12 +260,7 @@ def test_interpreter_exit_with_the_loop_busy_leaves_no_thread_task_or_loop(
         print("exiting", flush=True)
     """
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-c", _script(greenabc_backend_name, body)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = _run_script(greenabc_backend_name, body)
     took = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     expected = ["exiting", "closed", "True", "pending", "0", "thread", "False"]
@@ -284,12 +289,7 @@ def test_the_first_calls_from_engine_threads_and_os_threads_at_once(
         results = [task.get(10) for task in green + threads]
         print(results == list(range(20)), time.monotonic() - started < 5, flush=True)
     """
-    result = subprocess.run(
-        [sys.executable, "-c", _script(greenabc_backend_name, body)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = _run_script(greenabc_backend_name, body)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True"], result.stderr
 
@@ -297,35 +297,50 @@ def test_the_first_calls_from_engine_threads_and_os_threads_at_once(
 def test_a_forked_child_neither_runs_nor_starves_the_parents_loop(
     greenabc_backend_name: str,
 ) -> None:
-    # On a hub the child inherits the loop's green thread, its sockets shared
-    # with the parent's: woken there, it must end without reading the
-    # parent's wake-ups (the parent's calls would hang) or running its calls.
+    # On a hub the child inherits the loop's green thread and the sockets it
+    # watches (here an asyncio server's): woken there by the parent's
+    # clients, the copy must end, not serve them with the parent's code.
+    if greenabc_backend_name == "eventlet":
+        pytest.skip(
+            "eventlet keeps one epoll set for parent and forked child (it warns that fork"
+            " is unsupported): a child that stops watching a file stops the parent's watch"
+        )
     body = """
+        import socket
+
         async def whose():
             await asyncio.sleep(0)
             return os.getpid()
 
-        assert aio.run(whose, backend=backend.name) == os.getpid()
+        async def start():
+            async def answer(reader, writer):
+                await reader.readline()
+                writer.write(f"{os.getpid()}\\n".encode())
+                await writer.drain()
+                writer.close()
+
+            server = await asyncio.start_server(answer, "127.0.0.1", 0)
+            return server.sockets[0].getsockname()[1]
+
+        port = aio.run(start, backend=backend.name)
         pid = os.fork()
         if pid == 0:
             time.sleep(1.0)  # green: the child's hub runs meanwhile
             ok = aio.run(whose, backend=backend.name) == os.getpid()  # a loop of its own
             os._exit(0 if ok else 3)
-        calls, end = 0, time.monotonic() + 1.5
+        answers, end = [], time.monotonic() + 1.5
         while time.monotonic() < end:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                client.sendall(b"hi\\n")
+                answers.append(int(client.makefile().readline()))
             assert aio.run(whose, backend=backend.name) == os.getpid()
-            calls += 1
         _, status = os.waitpid(pid, 0)
-        print("calls", calls > 50, "child", os.waitstatus_to_exitcode(status), flush=True)
+        print("calls", len(answers) > 20, "others", len(set(answers) - {os.getpid()}),
+              "child", os.waitstatus_to_exitcode(status), flush=True)
     """
-    result = subprocess.run(
-        [sys.executable, "-c", _script(greenabc_backend_name, body)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = _run_script(greenabc_backend_name, body)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["calls", "True", "child", "0"], result.stderr
+    assert result.stdout.split() == ["calls", "True", "others", "0", "child", "0"], result.stderr
 
 
 def test_ctrl_c_in_the_caller_cancels_the_coroutine(greenabc_backend_name: str) -> None:
